@@ -1,0 +1,245 @@
+/*
+ * util.c - allocation and small helpers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void
+die_oom(void)
+{
+	static const char msg[] =
+	    "{\"level\":\"fatal\",\"msg\":\"out of memory\"}\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (q == NULL)
+		die_oom();
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		die_oom();
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void
+secure_zero(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n--)
+		*v++ = 0;
+}
+
+void
+free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	secure_zero(s, strlen(s));
+	free(s);
+}
+
+int
+strcmp0(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+bool
+streq(const char *a, const char *b)
+{
+	return strcmp0(a, b) == 0;
+}
+
+bool
+str_has_prefix(const char *s, const char *prefix)
+{
+	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+size_t
+strlcpy0(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* xorshift128+, seeded once from getrandom(). */
+static uint64_t rng_s[2];
+
+double
+rand_unit(void)
+{
+	uint64_t x, y;
+
+	if (rng_s[0] == 0 && rng_s[1] == 0) {
+		if (getrandom(rng_s, sizeof(rng_s), 0) != sizeof(rng_s) ||
+		    (rng_s[0] == 0 && rng_s[1] == 0)) {
+			rng_s[0] = (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
+			rng_s[1] = (uint64_t)getpid() | 1;
+		}
+	}
+	x = rng_s[0];
+	y = rng_s[1];
+	rng_s[0] = y;
+	x ^= x << 23;
+	rng_s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+	return (double)((rng_s[1] + y) >> 11) / 9007199254740992.0;
+}
+
+char *
+read_file(const char *path, size_t max, size_t *len)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t cap, n = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	if (cap > max + 1)
+		cap = max + 1;
+	data = xmalloc(cap + 1);
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			cap *= 2;
+			if (cap > max + 1)
+				cap = max + 1;
+			data = xrealloc(data, cap + 1);
+		}
+		r = read(fd, data + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	close(fd);
+	data[n] = '\0';
+	if (len)
+		*len = n;
+	return data;
+fail: {
+		int e = errno;
+		close(fd);
+		free(data);
+		errno = e;
+		return NULL;
+	}
+}
