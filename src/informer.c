@@ -550,7 +550,13 @@ inf_watch_done(struct kreq *r, void *arg)
 	if (r->error != KREQ_OK || r->status == 429 || r->status >= 500) {
 		/* Connection problems (a dropped or silent stream too) and
 		 * overload: back off, then resume the watch from where we were,
-		 * without a relist. */
+		 * without a relist. A stream that was established and ran for
+		 * a while before it broke was healthy: its loss starts the
+		 * backoff over, so that an API server restart or a proxy that
+		 * cuts long requests costs about a second, not the capped delay
+		 * of earlier failures. Streams cut at once keep escalating. */
+		if (r->status == 200 && mono_now() - inf->watch_started >= 1.0)
+			backoff_reset(&inf->bo);
 		log_warn("watch interrupted", "informer", inf->name, "error",
 		    r->errmsg[0] ? r->errmsg : "server busy");
 		if (r->retry_after > 0) {

@@ -31,11 +31,6 @@ kclient_new(struct ev_loop *loop, struct kconfig *kc, char *err, size_t errlen)
 	char ua[128];
 	const char *arch = "unknown";
 
-	if (kc->tls_server_name && *kc->tls_server_name) {
-		snprintf(err, errlen, "tls-server-name is not supported; "
-		    "use a server URL whose host matches the certificate");
-		return NULL;
-	}
 	if (uname(&u) == 0)
 		arch = strcmp(u.machine, "x86_64") == 0 ? "amd64" :
 		    strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine;
@@ -51,6 +46,7 @@ kclient_new(struct ev_loop *loop, struct kconfig *kc, char *err, size_t errlen)
 	hc.key_pem = kc->key.data;
 	hc.insecure = kc->insecure;
 	hc.proxy_url = kc->proxy_url;
+	hc.tls_server_name = kc->tls_server_name;
 	hc.disable_compression = kc->disable_compression;
 	hc.user_agent = ua;
 	hc.token = token_cb;

@@ -36,6 +36,9 @@ struct khttp {
 	char *ca_file, *cert_file, *key_file;
 	char *ca_pem, *cert_pem, *key_pem;
 	bool insecure;
+	bool disable_compression;
+	char *proxy_url;
+	struct curl_slist *connect_to;	/* tls-server-name: real host:port */
 	char *user_agent;
 	const char *(*token)(void *arg, double now);
 	void (*token_invalidate)(void *arg);
@@ -45,6 +48,8 @@ struct khttp {
 	struct kreq_stats stats;
 	size_t inflight;
 	bool in_action;		/* inside curl_multi_socket_action() */
+	khttp_observe_fn observe;	/* metrics, optional */
+	void *observe_arg;
 };
 
 /* The io watcher curl asked for on one socket. */
@@ -173,6 +178,49 @@ khttp_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 /* ---- client ------------------------------------------------------------ */
 
+/*
+ * tls-server-name: the URL is rewritten to carry the name to verify, and
+ * CURLOPT_CONNECT_TO sends the connection to the real host and port, so
+ * curl uses the name for SNI and for the certificate check.
+ */
+static int
+khttp_set_server_name(struct khttp *c, const char *name, char *err,
+    size_t errlen)
+{
+	const char *p = strstr(c->server, "://"), *host, *end, *path;
+	const char *port;
+	char *hostport, *colon, *url;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "server URL %s has no scheme", c->server);
+		return -1;
+	}
+	host = p + 3;
+	path = strchr(host, '/');
+	end = path ? path : host + strlen(host);
+	hostport = xstrndup(host, (size_t)(end - host));
+	colon = hostport[0] == '[' ? strstr(hostport, "]:") : strrchr(hostport, ':');
+	if (colon && hostport[0] == '[')
+		colon++;
+	if (colon) {
+		*colon = '\0';
+		port = colon + 1;
+	} else {
+		port = strncmp(c->server, "https", 5) == 0 ? "443" : "80";
+	}
+	url = xasprintf("%.*s%s:%s%s", (int)(host - c->server), c->server,
+	    name, port, path ? path : "");
+	{
+		char *rule = xasprintf("%s:%s:%s:%s", name, port, hostport, port);
+		c->connect_to = curl_slist_append(NULL, rule);
+		free(rule);
+	}
+	free(hostport);
+	free(c->server);
+	c->server = url;
+	return 0;
+}
+
 struct khttp *
 khttp_new(struct ev_loop *loop, const struct khttp_config *cfg, char *err,
     size_t errlen)
@@ -203,7 +251,16 @@ khttp_new(struct ev_loop *loop, const struct khttp_config *cfg, char *err,
 	c->cert_pem = dup_or_null(cfg->cert_pem);
 	c->key_pem = dup_or_null(cfg->key_pem);
 	c->insecure = cfg->insecure;
+	c->disable_compression = cfg->disable_compression;
+	c->proxy_url = dup_or_null(cfg->proxy_url);
 	c->user_agent = xstrdup(cfg->user_agent ? cfg->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
+	if (cfg->tls_server_name && *cfg->tls_server_name &&
+	    khttp_set_server_name(c, cfg->tls_server_name, err, errlen) < 0) {
+		curl_multi_cleanup(c->multi);
+		free(c->server);
+		free(c);
+		return NULL;
+	}
 	c->token = cfg->token;
 	c->token_invalidate = cfg->token_invalidate;
 	c->token_arg = cfg->token_arg;
@@ -246,6 +303,8 @@ khttp_free(struct khttp *c)
 	free_secret(c->cert_pem);
 	free_secret(c->key_pem);
 	free(c->user_agent);
+	free(c->proxy_url);
+	curl_slist_free_all(c->connect_to);
 	free(c);
 }
 
@@ -318,7 +377,7 @@ kreq_set_body(struct kreq *r, const char *content_type, const char *body,
 	free(r->req_body);
 	r->req_body = xstrndup(body, len);
 	r->req_body_len = len;
-	strlcpy0(r->content_type, content_type, sizeof(r->content_type));
+	strlcpy0(r->req_content_type, content_type, sizeof(r->req_content_type));
 }
 
 void
@@ -559,7 +618,12 @@ kreq_setup_easy(struct kreq *r)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, kreq_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (!c->disable_compression)
+		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (c->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+	/* Only the kubeconfig's proxy, never the environment's. */
+	curl_easy_setopt(e, CURLOPT_PROXY, c->proxy_url ? c->proxy_url : "");
 	if (log_enabled(LOG_DEBUG)) {
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, kreq_debug_cb);
 		curl_easy_setopt(e, CURLOPT_DEBUGDATA, r);
@@ -600,7 +664,7 @@ kreq_setup_easy(struct kreq *r)
 
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
 	if (r->req_body) {
-		snprintf(hdr, sizeof(hdr), "Content-Type: %s", r->content_type);
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s", r->req_content_type);
 		r->headers = curl_slist_append(r->headers, hdr);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->req_body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->req_body);
@@ -712,10 +776,41 @@ kreq_maybe_retry(struct kreq *r)
 	return true;
 }
 
+void
+khttp_set_observer(struct khttp *c, khttp_observe_fn fn, void *arg)
+{
+	c->observe = fn;
+	c->observe_arg = arg;
+}
+
+/* Reports one finished attempt to the observer. */
+static void
+kreq_observe(struct kreq *r)
+{
+	struct khttp *c = r->client;
+	long code = 0;
+	double secs;
+
+	if (c->observe == NULL)
+		return;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (r->on_line) {
+		curl_off_t us = 0;
+
+		curl_easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &us);
+		secs = (double)us / 1e6;
+	} else {
+		secs = mono_now() - r->started_at;
+	}
+	c->observe(c->observe_arg, r->method, code, secs);
+}
+
 static void
 kreq_finish(struct kreq *r, CURLcode res)
 {
 	struct khttp *c = r->client;
+
+	kreq_observe(r);
 
 	if (res != CURLE_OK && r->error == KREQ_OK) {
 		if (res == CURLE_OPERATION_TIMEDOUT) {

@@ -72,6 +72,7 @@ struct kreq {
 	void *easy;
 	struct curl_slist *headers;
 	char *req_body;
+	char req_content_type[96];
 	size_t req_body_len;
 	kreq_done_fn on_done;
 	kreq_line_fn on_line;
@@ -102,6 +103,11 @@ struct khttp_config {
 	const char *key_file;
 	const char *key_pem;
 	bool insecure;			/* skip TLS verification (kubeconfig said so) */
+	const char *proxy_url;		/* kubeconfig proxy-url, or NULL */
+	/* Name to send (SNI) and to verify the certificate against instead
+	 * of the URL's host (kubeconfig tls-server-name), or NULL. */
+	const char *tls_server_name;
+	bool disable_compression;	/* no Accept-Encoding: gzip */
 	const char *user_agent;		/* "dbprovd/0.1.0 (linux/amd64)" */
 	/* Current bearer token or NULL (no token auth); called for every
 	 * attempt. invalidate forces a fresh read after a 401. */
@@ -118,6 +124,13 @@ struct khttp *khttp_new(struct ev_loop *loop, const struct khttp_config *cfg,
 void khttp_free(struct khttp *c);
 struct ev_loop *khttp_loop(struct khttp *c);
 const struct kreq_stats *khttp_stats(const struct khttp *c);
+/* Observes every finished attempt, retries included (metrics): the
+ * method, the HTTP status (0 when none was received) and the seconds from
+ * sending to the response headers (streams) or to the end (others). Runs
+ * synchronously and must not call khttp. fn NULL removes it. */
+typedef void (*khttp_observe_fn)(void *arg, const char *method, long status,
+    double seconds);
+void khttp_set_observer(struct khttp *c, khttp_observe_fn fn, void *arg);
 /* Number of requests started and not yet finished. */
 size_t khttp_inflight(const struct khttp *c);
 

@@ -17,6 +17,9 @@
 
 static int tap_n, tap_failed;
 
+static inline void tap_diag(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 static inline void
 tap_diag(const char *fmt, ...)
 {

@@ -1,0 +1,227 @@
+/*
+ * api_user.c - DatabaseUser: parse, validate, release, status.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_common.h"
+#include "api_user.h"
+
+#define USER_PHASES ((1u << API_PHASE_PENDING) | (1u << API_PHASE_CREATING) | \
+	(1u << API_PHASE_READY) | (1u << API_PHASE_FAILED) | \
+	(1u << API_PHASE_DELETING))
+
+/* MySQL account names: 32 characters since 5.7.8. */
+#define MYSQL_USER_MAX 32
+
+static void
+parse_postgres(struct api_pc *pc, yajl_val spec, struct api_pg_user *pg)
+{
+	yajl_val v = api_pc_object(pc, spec, "postgres", 0);
+	size_t mark;
+
+	if (v == NULL)
+		return;
+	pg->set = true;
+	mark = api_pc_push(pc, "postgres");
+	api_pc_int32(pc, v, "connectionLimit", &pg->connection_limit, -1, -1,
+	    INT32_MAX, 0);
+	api_pc_string(pc, v, "validUntil", &pg->valid_until, NULL, 0);
+	api_pc_bool(pc, v, "superuser", &pg->superuser, false);
+	api_pc_bool(pc, v, "createDB", &pg->create_db, false);
+	api_pc_bool(pc, v, "createRole", &pg->create_role, false);
+	api_pc_bool(pc, v, "inherit", &pg->inherit, true);
+	api_pc_bool(pc, v, "login", &pg->login, true);
+	api_pc_bool(pc, v, "replication", &pg->replication, false);
+	api_pc_bool(pc, v, "bypassRLS", &pg->bypass_rls, false);
+	api_pc_strv(pc, v, "inRoles", &pg->in_roles, 0, 0);
+	api_pc_map(pc, v, "configParameters", &pg->config_parameters);
+	api_pc_pop(pc, mark);
+}
+
+static void
+parse_mysql(struct api_pc *pc, yajl_val spec, struct api_my_user *my)
+{
+	yajl_val v = api_pc_object(pc, spec, "mysql", 0);
+	size_t mark, i;
+
+	if (v == NULL)
+		return;
+	my->set = true;
+	mark = api_pc_push(pc, "mysql");
+	api_pc_int32(pc, v, "maxQueriesPerHour", &my->max_queries_per_hour, 0,
+	    0, INT32_MAX, 0);
+	api_pc_int32(pc, v, "maxUpdatesPerHour", &my->max_updates_per_hour, 0,
+	    0, INT32_MAX, 0);
+	api_pc_int32(pc, v, "maxConnectionsPerHour",
+	    &my->max_connections_per_hour, 0, 0, INT32_MAX, 0);
+	api_pc_int32(pc, v, "maxUserConnections", &my->max_user_connections,
+	    0, 0, INT32_MAX, 0);
+	my->auth_plugin = api_pc_enum(pc, v, "authPlugin",
+	    api_my_auth_plugin_names, API_MY_AUTH__COUNT,
+	    API_MY_AUTH_CACHING_SHA2_PASSWORD, 0);
+	api_pc_bool(pc, v, "requireSSL", &my->require_ssl, false);
+	api_pc_bool(pc, v, "requireX509", &my->require_x509, false);
+	if (api_member(v, "allowedHosts") == NULL) {
+		my->allowed_hosts.v = xcalloc(1, sizeof(char *));
+		my->allowed_hosts.v[0] = xstrdup("%");
+		my->allowed_hosts.n = 1;
+	} else if (api_pc_strv(pc, v, "allowedHosts", &my->allowed_hosts, 0,
+	    0)) {
+		size_t m = api_pc_push(pc, "allowedHosts");
+
+		for (i = 0; i < my->allowed_hosts.n; i++) {
+			size_t m2;
+
+			if (my->allowed_hosts.v[i][0] != '\0')
+				continue;
+			m2 = api_pc_push_index(pc, i);
+			api_pc_err(pc, NULL, "must not be empty");
+			api_pc_pop(pc, m2);
+		}
+		api_pc_pop(pc, m);
+	}
+	api_pc_bool(pc, v, "accountLocked", &my->account_locked, false);
+	api_pc_int32(pc, v, "failedLoginAttempts", &my->failed_login_attempts,
+	    0, 0, INT32_MAX, 0);
+	api_pc_int32(pc, v, "passwordLockTime", &my->password_lock_time, 0, 0,
+	    INT32_MAX, 0);
+	api_pc_pop(pc, mark);
+}
+
+static void
+parse_spec(struct api_pc *pc, yajl_val v, struct api_user_spec *s)
+{
+	size_t mark = api_pc_push(pc, "spec");
+
+	api_pc_ref(pc, v, "instanceRef", &s->instance, API_REQ);
+	api_pc_ident(pc, v, "username", &s->username, API_REQ);
+	api_pc_password_config(pc, v, "passwordSecret", &s->password_secret);
+	api_pc_secret_key(pc, v, "existingPasswordSecret",
+	    &s->existing_password_secret, 0);
+	api_pc_password_rotation(pc, v, "passwordRotation",
+	    &s->password_rotation);
+	parse_postgres(pc, v, &s->postgres);
+	parse_mysql(pc, v, &s->mysql);
+	if (s->password_secret.set && !s->password_secret.generate &&
+	    !s->existing_password_secret.set)
+		api_pc_err(pc, "passwordSecret.generate", "false requires "
+		    "spec.existingPasswordSecret (no other password source)");
+	api_pc_pop(pc, mark);
+}
+
+static void
+parse_status(struct api_pc *pc, yajl_val v, struct api_user_status *st)
+{
+	size_t mark = api_pc_push(pc, "status"), m;
+	yajl_val b;
+
+	st->phase = api_pc_phase(pc, v, "phase", USER_PHASES);
+	api_pc_int64(pc, v, "observedGeneration", &st->observed_generation, 0,
+	    INT64_MIN, 0);
+	api_pc_string(pc, v, "message", &st->message, NULL, 0);
+	if ((b = api_pc_object(pc, v, "user", 0)) != NULL) {
+		m = api_pc_push(pc, "user");
+		st->user.set = true;
+		api_pc_string(pc, b, "username", &st->user.username, NULL, 0);
+		api_pc_time(pc, b, "createdAt", &st->user.created_at, 0);
+		api_pc_pop(pc, m);
+	}
+	if ((b = api_pc_object(pc, v, "secret", 0)) != NULL) {
+		m = api_pc_push(pc, "secret");
+		st->secret.set = true;
+		api_pc_string(pc, b, "name", &st->secret.name, NULL, 0);
+		api_pc_string(pc, b, "namespace", &st->secret.ns, NULL, 0);
+		api_pc_time(pc, b, "lastRotatedAt", &st->secret.last_rotated_at,
+		    0);
+		api_pc_pop(pc, m);
+	}
+	api_pc_conditions(pc, v, "conditions", &st->conditions);
+	api_pc_pop(pc, mark);
+}
+
+int
+api_user_parse(yajl_val obj, struct api_user *out, struct api_errs *errs)
+{
+	struct api_pc pc;
+	yajl_val v;
+
+	memset(out, 0, sizeof(*out));
+	api_pc_init(&pc, errs);
+	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+		api_pc_err(&pc, NULL, "must be a JSON object");
+		return -1;
+	}
+	api_pc_type_meta(&pc, obj, API_USER);
+	api_pc_meta(&pc, obj, &out->meta);
+	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
+		parse_spec(&pc, v, &out->spec);
+	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
+		parse_status(&pc, v, &out->status);
+	return pc.nerr ? -1 : 0;
+}
+
+void
+api_user_release(struct api_user *u)
+{
+	api_meta_release(&u->meta);
+	api_ref_release(&u->spec.instance);
+	free(u->spec.username);
+	api_password_config_release(&u->spec.password_secret);
+	api_secret_key_release(&u->spec.existing_password_secret);
+	api_password_rotation_release(&u->spec.password_rotation);
+	free(u->spec.postgres.valid_until);
+	api_strv_release(&u->spec.postgres.in_roles);
+	api_map_release(&u->spec.postgres.config_parameters);
+	api_strv_release(&u->spec.mysql.allowed_hosts);
+	free(u->status.message);
+	free(u->status.user.username);
+	free(u->status.secret.name);
+	free(u->status.secret.ns);
+	api_conditions_release(&u->status.conditions);
+	memset(u, 0, sizeof(*u));
+}
+
+void
+api_user_status_write(struct jw *w, const struct api_user_status *st)
+{
+	jw_obj_open(w);
+	api_w_enum(w, "phase", api_phase_names, st->phase);
+	api_w_int(w, "observedGeneration", st->observed_generation);
+	api_w_str(w, "message", st->message);
+	if (st->user.set) {
+		jw_key(w, "user");
+		jw_obj_open(w);
+		api_w_str(w, "username", st->user.username);
+		api_w_time(w, "createdAt", st->user.created_at);
+		jw_obj_close(w);
+	}
+	if (st->secret.set) {
+		jw_key(w, "secret");
+		jw_obj_open(w);
+		api_w_str(w, "name", st->secret.name);
+		api_w_str(w, "namespace", st->secret.ns);
+		api_w_time(w, "lastRotatedAt", st->secret.last_rotated_at);
+		jw_obj_close(w);
+	}
+	api_conditions_write(w, &st->conditions);
+	jw_obj_close(w);
+}
+
+int
+api_user_check_engine(const struct api_user *u, enum api_engine engine,
+    struct api_errs *errs)
+{
+	struct api_pc pc;
+
+	api_pc_init(&pc, errs);
+	api_pc_engine_blocks(&pc, "spec", u->spec.postgres.set,
+	    u->spec.mysql.set, engine);
+	if (engine == API_ENGINE_MYSQL && u->spec.username &&
+	    strlen(u->spec.username) > MYSQL_USER_MAX)
+		api_pc_err(&pc, "spec.username", "must be at most %d "
+		    "characters for mysql", MYSQL_USER_MAX);
+	return pc.nerr ? -1 : 0;
+}

@@ -1,0 +1,357 @@
+/*
+ * controllers.c - one controller per kind.
+ *
+ * Every kind is cached as its typed C structure (parsed once per watch
+ * event by the api_* parsers, which also validate). The reconcile shared
+ * by all kinds here is the admission step that every later stage builds
+ * on: a spec that does not validate gets Ready=False with reason
+ * InvalidSpec and a message naming each offending field, plus a Warning
+ * event; when the spec is fixed, that condition is withdrawn. Status is
+ * written only when it changes (a merge patch on /status with the
+ * resourceVersion as a precondition), so a second pass writes nothing.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "api_backup.h"
+#include "api_database.h"
+#include "api_grant.h"
+#include "api_instance.h"
+#include "api_restore.h"
+#include "api_role.h"
+#include "api_schedule.h"
+#include "api_user.h"
+#include "controllers.h"
+#include "events.h"
+#include "json.h"
+#include "khttp.h"
+#include "kwrite.h"
+#include "log.h"
+#include "mgr.h"
+
+#define REASON_INVALID	"InvalidSpec"
+#define REASON_ACCEPTED	"SpecAccepted"
+#define COND_READY	"Ready"
+#define MAX_MESSAGE	2048
+
+/* How to handle one kind's typed structure generically. Each typed
+ * struct starts with its struct api_meta. */
+struct kind_ops {
+	enum api_kind kind;
+	size_t size;
+	int (*parse)(yajl_val obj, void *out, struct api_errs *errs);
+	void (*release)(void *obj);
+	size_t conditions_off;	/* offsetof the status conditions */
+};
+
+#define KIND_OPS(K, T)							\
+	static int parse_##T(yajl_val o, void *out, struct api_errs *e)	\
+	{ return api_##T##_parse(o, out, e); }				\
+	static void release_##T(void *p)				\
+	{ api_##T##_release(p); }					\
+	static const struct kind_ops ops_##T = { K, sizeof(struct api_##T), \
+		parse_##T, release_##T,					\
+		offsetof(struct api_##T, status.conditions) }
+
+KIND_OPS(API_INSTANCE, instance);
+KIND_OPS(API_DATABASE, database);
+KIND_OPS(API_USER, user);
+KIND_OPS(API_ROLE, role);
+KIND_OPS(API_GRANT, grant);
+KIND_OPS(API_BACKUP, backup);
+KIND_OPS(API_RESTORE, restore);
+KIND_OPS(API_SCHEDULE, schedule);
+
+static const struct kind_ops *const all_kinds[API_KIND__COUNT] = {
+	&ops_instance, &ops_database, &ops_user, &ops_role, &ops_grant,
+	&ops_backup, &ops_restore, &ops_schedule,
+};
+
+/* What the cache keeps per object. */
+struct cobj {
+	const struct kind_ops *ops;
+	void *typed;		/* struct api_<kind> */
+	char *errors;		/* NULL when the spec is valid */
+};
+
+struct cctx {
+	const struct kind_ops *ops;
+	struct events *events;
+};
+
+static struct api_meta *
+cobj_meta(const struct cobj *c)
+{
+	return (struct api_meta *)c->typed;
+}
+
+static struct api_conditions *
+cobj_conditions(const struct cobj *c)
+{
+	return (struct api_conditions *)(void *)((char *)c->typed +
+	    c->ops->conditions_off);
+}
+
+static void *
+c_decode(yajl_val obj, void *arg)
+{
+	struct cctx *cx = arg;
+	struct cobj *c = xcalloc(1, sizeof(*c));
+	struct api_errs errs;
+
+	c->ops = cx->ops;
+	c->typed = xcalloc(1, c->ops->size);
+	api_errs_init(&errs);
+	if (c->ops->parse(obj, c->typed, &errs) < 0)
+		c->errors = api_errs_join(&errs, MAX_MESSAGE);
+	api_errs_release(&errs);
+	return c;
+}
+
+static void
+c_release(void *data, void *arg)
+{
+	struct cobj *c = data;
+
+	(void)arg;
+	c->ops->release(c->typed);
+	free(c->typed);
+	free(c->errors);
+	free(c);
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+struct status_write {
+	struct rtask *task;
+	char *summary;
+};
+
+static void
+status_done(struct kreq *r, void *arg)
+{
+	struct status_write *sw = arg;
+	struct rtask *t = sw->task;
+	char err[512];
+
+	switch (kwrite_classify(r)) {
+	case KW_OK:
+		log_info("status updated", "controller", t->def->name,
+		    "namespace", t->namespace, "name", t->name, "status",
+		    sw->summary);
+		rtask_done(t, RRESULT_DONE, 0);
+		break;
+	case KW_NOT_FOUND:
+		rtask_done(t, RRESULT_DONE, 0);
+		break;
+	case KW_CONFLICT:
+		/* Someone wrote in between: the watch brings the new version
+		 * and the key comes back; retry soon in any case. */
+		rtask_done(t, RRESULT_REQUEUE, 0.5);
+		break;
+	default:
+		kwrite_error_text(r, err, sizeof(err));
+		log_warn("status update failed", "controller", t->def->name,
+		    "namespace", t->namespace, "name", t->name, "error", err);
+		rtask_done(t, RRESULT_FAILED, 0);
+		break;
+	}
+	free(sw->summary);
+	free(sw);
+}
+
+static void
+write_status(struct rtask *t, const struct cobj *c,
+    const struct api_conditions *conds, const char *summary)
+{
+	const struct api_meta *md = cobj_meta(c);
+	struct status_write *sw;
+	struct kres res;
+	struct jw w;
+	char *patch;
+
+	jw_init(&w);
+	jw_obj_open(&w);
+	jw_key(&w, "metadata");
+	jw_obj_open(&w);
+	jw_kstr(&w, "resourceVersion", md->resource_version);
+	jw_obj_close(&w);
+	jw_key(&w, "status");
+	jw_obj_open(&w);
+	jw_kint(&w, "observedGeneration", md->generation);
+	api_conditions_write(&w, conds);
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	patch = jw_finish(&w, NULL);
+
+	memset(&res, 0, sizeof(res));
+	res.group_path = t->def->group_path;
+	res.resource = t->def->resource;
+	res.namespaced = true;
+	sw = xcalloc(1, sizeof(*sw));
+	sw->task = t;
+	sw->summary = xstrdup(summary);
+	kobj_merge_patch(mgr_http(t->mgr), &res, t->namespace, t->name,
+	    "status", patch, status_done, sw);
+	free(patch);
+}
+
+/* A copy of the conditions we can change. */
+static void
+conditions_copy(struct api_conditions *dst, const struct api_conditions *src)
+{
+	size_t i;
+
+	dst->n = src->n;
+	dst->v = xcalloc(src->n ? src->n : 1, sizeof(*dst->v));
+	for (i = 0; i < src->n; i++) {
+		dst->v[i] = src->v[i];
+		dst->v[i].type = xstrdup(src->v[i].type);
+		dst->v[i].reason = xstrdup(src->v[i].reason);
+		dst->v[i].message = xstrdup(src->v[i].message);
+	}
+}
+
+static void
+emit(struct cctx *cx, const struct cobj *c, enum event_type type,
+    const char *reason, const char *msg)
+{
+	const struct api_meta *md = cobj_meta(c);
+	struct event_ref ref;
+
+	if (cx->events == NULL)
+		return;
+	ref.api_version = API_GROUP_VERSION;
+	ref.kind = api_kind_name(c->ops->kind);
+	ref.namespace = md->ns;
+	ref.name = md->name;
+	ref.uid = md->uid;
+	ref.resource_version = md->resource_version;
+	events_emit(cx->events, &ref, type, reason, "%s", msg);
+}
+
+static void
+c_reconcile(struct rtask *t)
+{
+	struct cctx *cx = t->def->arg;
+	const struct cobj *c;
+	const struct api_meta *md;
+	const struct api_condition *ready;
+	struct api_conditions conds;
+	bool changed = false;
+	time_t now = time(NULL);
+
+	if (t->obj == NULL || t->obj->data == NULL) {
+		rtask_done(t, RRESULT_DONE, 0);
+		return;
+	}
+	c = t->obj->data;
+	md = cobj_meta(c);
+	if (md->skip_reconcile) {
+		rtask_done(t, RRESULT_DONE, 0);
+		return;
+	}
+	ready = api_conditions_get(cobj_conditions(c), COND_READY);
+	conditions_copy(&conds, cobj_conditions(c));
+	if (c->errors) {
+		changed = api_conditions_set(&conds, COND_READY, API_COND_FALSE,
+		    REASON_INVALID, c->errors, md->generation, now);
+		if (changed)
+			emit(cx, c, EVENT_WARNING, REASON_INVALID, c->errors);
+	} else if (ready && streq(ready->reason, REASON_INVALID)) {
+		/* The spec was fixed: withdraw our verdict. */
+		changed = api_conditions_set(&conds, COND_READY, API_COND_UNKNOWN,
+		    REASON_ACCEPTED, "the spec is valid", md->generation, now);
+		if (changed)
+			emit(cx, c, EVENT_NORMAL, REASON_ACCEPTED, "the spec is valid");
+	}
+	if (!changed) {
+		api_conditions_release(&conds);
+		rtask_done(t, RRESULT_DONE, 0);
+		return;
+	}
+	write_status(t, c, &conds, c->errors ? REASON_INVALID : REASON_ACCEPTED);
+	api_conditions_release(&conds);
+}
+
+void
+controllers_register(struct mgr *m, struct events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < API_KIND__COUNT; i++) {
+		struct cctx *cx = xcalloc(1, sizeof(*cx));
+		const struct api_kind_info *ki = api_kind_info(all_kinds[i]->kind);
+		struct ctrl_def def;
+
+		cx->ops = all_kinds[i];
+		cx->events = ev;
+		memset(&def, 0, sizeof(def));
+		def.name = ki->singular;
+		def.group_path = "/apis/" API_GROUP_VERSION;
+		def.resource = ki->plural;
+		def.decode = c_decode;
+		def.release = c_release;
+		def.reconcile = c_reconcile;
+		def.arg = cx;
+		def.free_arg = free;
+		mgr_register(m, &def);
+	}
+}
+
+/* ---- counting the caches (metrics) ---------------------------------------- */
+
+struct count_ctx {
+	const char *kind;
+	size_t phase_off;
+	void (*cb)(const char *kind, const char *phase, const char *ns,
+	    void *arg);
+	void *arg;
+};
+
+static void
+count_one(const struct kobj *o, void *arg)
+{
+	struct count_ctx *cc = arg;
+	const struct cobj *c = o->data;
+	enum api_phase ph = API_PHASE_NONE;
+
+	if (c && c->typed)
+		ph = *(const enum api_phase *)(const void *)
+		    ((const char *)c->typed + cc->phase_off);
+	if ((unsigned)ph >= API_PHASE__COUNT)
+		ph = API_PHASE_NONE;
+	cc->cb(cc->kind, api_phase_names[ph], o->namespace, cc->arg);
+}
+
+void
+controllers_count(struct mgr *m, void (*cb)(const char *kind,
+    const char *phase, const char *ns, void *arg), void *arg)
+{
+	static const size_t phase_off[API_KIND__COUNT] = {
+		[API_INSTANCE] = offsetof(struct api_instance, status.phase),
+		[API_DATABASE] = offsetof(struct api_database, status.phase),
+		[API_USER] = offsetof(struct api_user, status.phase),
+		[API_ROLE] = offsetof(struct api_role, status.phase),
+		[API_GRANT] = offsetof(struct api_grant, status.phase),
+		[API_BACKUP] = offsetof(struct api_backup, status.phase),
+		[API_RESTORE] = offsetof(struct api_restore, status.phase),
+		[API_SCHEDULE] = offsetof(struct api_schedule, status.phase),
+	};
+	size_t i;
+
+	for (i = 0; i < API_KIND__COUNT; i++) {
+		const struct api_kind_info *ki = api_kind_info((enum api_kind)i);
+		struct informer *inf = mgr_informer(m, ki->singular);
+		struct count_ctx cc = { ki->kind, phase_off[i], cb, arg };
+
+		if (inf)
+			informer_foreach(inf, count_one, &cc);
+	}
+}

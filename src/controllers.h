@@ -1,0 +1,19 @@
+/*
+ * controllers.h - the controllers of the eight kinds.
+ */
+#ifndef DBP_CONTROLLERS_H
+#define DBP_CONTROLLERS_H
+
+struct mgr;
+struct events;
+
+/* Registers one controller per kind with the manager. ev may be NULL (no
+ * events are emitted then). */
+void controllers_register(struct mgr *m, struct events *ev);
+
+/* Calls cb once per cached object of the eight kinds with its Kind
+ * ("Database"), status.phase ("" when unset) and namespace (metrics). */
+void controllers_count(struct mgr *m, void (*cb)(const char *kind,
+    const char *phase, const char *ns, void *arg), void *arg);
+
+#endif
