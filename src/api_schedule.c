@@ -9,6 +9,7 @@
 
 #include "api_common.h"
 #include "api_schedule.h"
+#include "cron.h"
 
 #define SCHEDULE_PHASES ((1u << API_PHASE_ACTIVE) | (1u << API_PHASE_PAUSED))
 
@@ -36,6 +37,43 @@ parse_template(struct api_pc *pc, yajl_val spec, struct api_schedule_spec *s)
 	api_pc_pop(pc, mark);
 }
 
+/*
+ * behavior.md §1.8 steps 2-3: the zone must load and the cron must parse
+ * (5 fields; the original's parser takes no @ descriptors; a TZ= prefix
+ * names a zone that must load too).
+ */
+static void
+check_schedule(struct api_pc *pc, const struct api_schedule_spec *s)
+{
+	struct cron c;
+	struct tz z;
+	char err[256];
+
+	if (s->timezone != NULL) {
+		if (tz_load(s->timezone, &z, err, sizeof(err)) != 0)
+			api_pc_err(pc, "timezone", "%s", err);
+		else
+			tz_release(&z);
+	}
+	if (s->schedule == NULL || s->schedule[0] == '\0')
+		return;
+	if (cron_parse(s->schedule, &c, err, sizeof(err)) != 0) {
+		api_pc_err(pc, "schedule", "%s", err);
+		return;
+	}
+	if (c.descriptor) {
+		api_pc_err(pc, "schedule", "descriptors such as @daily are "
+		    "not accepted; use 5 fields");
+		return;
+	}
+	if (c.tz[0] != '\0') {
+		if (tz_load(c.tz, &z, err, sizeof(err)) != 0)
+			api_pc_err(pc, "schedule", "%s", err);
+		else
+			tz_release(&z);
+	}
+}
+
 static void
 parse_spec(struct api_pc *pc, yajl_val v, struct api_schedule_spec *s)
 {
@@ -44,6 +82,7 @@ parse_spec(struct api_pc *pc, yajl_val v, struct api_schedule_spec *s)
 	api_pc_string(pc, v, "schedule", &s->schedule, NULL,
 	    API_REQ | API_NONEMPTY);
 	api_pc_string(pc, v, "timezone", &s->timezone, "UTC", 0);
+	check_schedule(pc, s);
 	api_pc_bool(pc, v, "paused", &s->paused, false);
 	s->concurrency_policy = api_pc_enum(pc, v, "concurrencyPolicy",
 	    api_concurrency_names, API_CONCURRENCY__COUNT,

@@ -9,7 +9,7 @@
 #include "api_backup.h"
 
 struct api_schedule_spec {
-	char *schedule;			/* 5-field cron, checked elsewhere */
+	char *schedule;			/* 5-field cron (cron.h), checked */
 	char *timezone;			/* default "UTC" */
 	bool paused;
 	enum api_concurrency concurrency_policy;	/* default Forbid */
@@ -63,8 +63,9 @@ struct api_schedule {
  * Parses a whole DatabaseBackupSchedule object into *out (need not be
  * initialised). spec.template.spec gets every rule of a DatabaseBackup
  * spec (api_backup.h), its references default to the schedule's
- * namespace. The cron expression and the time zone are stored, not
- * checked. Returns 0, or -1 with errors added to errs (may be NULL);
+ * namespace. The cron expression must parse (cron_parse(), no @
+ * descriptors) and the time zone must load (tz_load(), which reads a
+ * zoneinfo file). Returns 0, or -1 with errors added to errs (may be NULL);
  * release *out either way.
  */
 int api_schedule_parse(yajl_val obj, struct api_schedule *out,

@@ -3,6 +3,7 @@
 # waited for.
 """Integration-test helpers (processes, paths, waiting)."""
 
+import atexit
 import os
 import queue
 import re
@@ -41,9 +42,23 @@ class TempDir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+_live = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    """A test that dies half-way must not leave its children running."""
+    for p in list(_live):
+        try:
+            p.kill()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
 class Proc:
     """A child process; stdout lines are collected by a thread and can be
-    awaited with expect(); stderr goes to a file (read with stderr_text())."""
+    awaited with expect(); stderr goes to a file (read with stderr_text()).
+    Children still running when the test exits are killed."""
 
     def __init__(self, argv, env=None, stderr_path=None):
         self.argv = argv
@@ -58,6 +73,7 @@ class Proc:
         self._pos = 0
         self._t = threading.Thread(target=self._reader, daemon=True)
         self._t.start()
+        _live.add(self)
 
     def _reader(self):
         for raw in self.p.stdout:
@@ -138,6 +154,7 @@ class Proc:
     def close(self):
         if self.p.poll() is None:
             self.kill()
+        _live.discard(self)
         self._err.close()
         try:
             os.unlink(self.stderr_path)

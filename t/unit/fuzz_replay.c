@@ -1,8 +1,10 @@
 /*
- * httpd_fuzz_replay.c - replays every file of t/fuzz/corpus/httpd/ through
- * the fuzz target (LLVMFuzzerTestOneInput of t/fuzz/httpd-fuzzer.c), one
- * TAP line per file, so every seed and fixed crash input stays covered
- * without libFuzzer.
+ * fuzz_replay.c - replays every file of t/fuzz/corpus/<CORPUS>/ through a
+ * fuzz target (the LLVMFuzzerTestOneInput it is linked with), one TAP line
+ * per file. A crash or sanitizer report fails the test run, so every seed
+ * and every fixed crash input stays covered without libFuzzer.
+ *
+ * Built once per target with -DCORPUS='"name"' -DMIN_SEEDS=n.
  */
 #include "config.h"
 
@@ -16,6 +18,12 @@
 
 #ifndef DBP_SRCDIR
 #define DBP_SRCDIR "."
+#endif
+#ifndef CORPUS
+#error "define CORPUS"
+#endif
+#ifndef MIN_SEEDS
+#define MIN_SEEDS 1
 #endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +45,7 @@ main(void)
 
 	if (src == NULL || *src == '\0')
 		src = DBP_SRCDIR;
-	dir = xasprintf("%s/t/fuzz/corpus/httpd", src);
+	dir = xasprintf("%s/t/fuzz/corpus/%s", src, CORPUS);
 	d = opendir(dir);
 	if (d == NULL) {
 		printf("Bail out! cannot open %s\n", dir);
@@ -51,11 +59,11 @@ main(void)
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), cmp);
-	ok(n >= 10, "corpus has seeds");
+	ok(n >= MIN_SEEDS, "the corpus has its seeds");
 	for (i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s", dir, names[i]);
 		size_t len;
-		char *data = read_file(path, 1 << 20, &len);
+		char *data = read_file(path, 1 << 22, &len);
 
 		if (data == NULL) {
 			ok(0, names[i]);
