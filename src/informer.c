@@ -71,6 +71,7 @@ struct informer {
 	long long watch_err_code;	/* its Status code */
 	struct backoff bo;
 	double watch_started;
+	unsigned long watch_items;	/* events and bookmarks on this stream */
 	ev_timer timer;
 	struct informer_stats stats;
 };
@@ -472,6 +473,7 @@ inf_watch_line(struct kreq *r, const char *line, size_t len, void *arg)
 		return -1;
 	}
 	rv = json_gets(obj, "metadata.resourceVersion");
+	inf->watch_items++;
 	if (strcmp(type, "BOOKMARK") == 0) {
 		inf->stats.bookmarks++;
 	} else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
@@ -530,7 +532,7 @@ inf_watch_done(struct kreq *r, void *arg)
 		/* The server closed the stream (timeoutSeconds): resume. The
 		 * backoff starts over by itself after two healthy minutes; a
 		 * stream that ends at once is not healthy and waits. */
-		if (mono_now() - inf->watch_started < 1.0) {
+		if (mono_now() - inf->watch_started < 1.0 && inf->watch_items == 0) {
 			inf_backoff(inf, NEXT_WATCH, "watch closed too soon");
 			return;
 		}
@@ -551,11 +553,13 @@ inf_watch_done(struct kreq *r, void *arg)
 		/* Connection problems (a dropped or silent stream too) and
 		 * overload: back off, then resume the watch from where we were,
 		 * without a relist. A stream that was established and ran for
-		 * a while before it broke was healthy: its loss starts the
-		 * backoff over, so that an API server restart or a proxy that
-		 * cuts long requests costs about a second, not the capped delay
-		 * of earlier failures. Streams cut at once keep escalating. */
-		if (r->status == 200 && mono_now() - inf->watch_started >= 1.0)
+		 * a while, or delivered something, before it broke was healthy:
+		 * its loss starts the backoff over, so that an API server
+		 * restart or a proxy that cuts long requests costs about a
+		 * second, not the capped delay of earlier failures. Streams cut
+		 * at once, before any event, keep escalating. */
+		if (r->status == 200 && (inf->watch_items > 0 ||
+		    mono_now() - inf->watch_started >= 1.0))
 			backoff_reset(&inf->bo);
 		log_warn("watch interrupted", "informer", inf->name, "error",
 		    r->errmsg[0] ? r->errmsg : "server busy");
@@ -607,6 +611,7 @@ inf_watch(struct informer *inf)
 	kreq_set_max_body(r, 16u << 20);
 	inf->req = r;
 	inf->watch_started = mono_now();
+	inf->watch_items = 0;
 	kreq_start(r);
 	buf_release(&b);
 }
