@@ -9,6 +9,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -17,6 +18,15 @@ import time
 SRCDIR = os.environ.get('DBPROVD_SRCDIR') or os.path.abspath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 BUILDDIR = os.environ.get('DBPROVD_BUILDDIR') or SRCDIR
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def build_path(rel):

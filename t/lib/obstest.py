@@ -20,12 +20,7 @@ DBPROVD = dbptest.build_path('src/dbprovd')
 GV = '/apis/dbops.dbprovision.io/v1alpha1'
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = dbptest.free_port
 
 
 def have(cmd):

@@ -63,12 +63,7 @@ def require_postgres():
             skip_all('running as root without a postgres user for initdb')
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = dbptest.free_port
 
 
 def _run(argv, **kw):

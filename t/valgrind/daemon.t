@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+# dbprovd under valgrind (memcheck) through a scenario that exercises most
+# of its code: leader election, informers (list, watch, a dropped watch, a
+# compaction and 410 relist, an API server restart), the validation
+# controller writing status and events, /metrics and the probes, and a
+# clean SIGTERM shutdown. Needs a build without sanitizers
+# (tools/run-tests makes one in _release/ and runs this directory).
+import os
+import re
+import shutil
+import sys
+import time
+import urllib.request
+
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tap import ok, is_, diag, skip_all, done_testing  # noqa: E402
+import dbptest  # noqa: E402
+from fakekube import FakeKube  # noqa: E402
+
+DBPROVD = dbptest.build_path('src/dbprovd')
+VALGRIND = shutil.which('valgrind')
+if not VALGRIND:
+    skip_all('valgrind is not installed (tools/install-deps installs it)')
+if not os.path.exists(DBPROVD):
+    skip_all('no dbprovd in %s' % dbptest.BUILDDIR)
+with open(DBPROVD, 'rb') as f:
+    if b'__asan_init' in f.read():
+        skip_all('%s is built with sanitizers; valgrind needs a plain build' % DBPROVD)
+
+BK = '/apis/dbops.dbprovision.io/v1alpha1/namespaces/default/databasebackups'
+tmp = dbptest.TempDir()
+fk = FakeKube(tls=True, token='vg-token', crd_dir=dbptest.src_path('crd'), bookmark_interval=1).start()
+kc = tmp.join('kubeconfig')
+fk.write_kubeconfig(kc)
+vglog = tmp.join('valgrind.log')
+mport, hport = dbptest.free_port(), dbptest.free_port()
+with open(dbptest.src_path('t/data/invalid/backup-encryption-without-key.yaml')) as f:
+    bad = yaml.safe_load(f)
+
+
+def ready(name):
+    r = fk.client().get(BK + '/' + name)
+    conds = (r.json.get('status') or {}).get('conditions') or [] if r.status == 200 else []
+    return any(c['type'] == 'Ready' and c['reason'] == 'InvalidSpec' for c in conds)
+
+
+try:
+    # GNUTLS_NO_IMPLICIT_INIT set: dbprovd must not re-execute itself, or
+    # the new image would run outside valgrind.
+    p = dbptest.Proc([VALGRIND, '--leak-check=full', '--errors-for-leak-kinds=definite',
+                      '--error-exitcode=9', '--log-file=' + vglog, DBPROVD,
+                      '--kubeconfig', kc, '--leader-elect', '--leader-election-namespace', 'default',
+                      '--metrics-bind-address', '127.0.0.1:%d' % mport,
+                      '--health-probe-bind-address', '127.0.0.1:%d' % hport],
+                     env={'GNUTLS_NO_IMPLICIT_INIT': '1'}, stderr_path=tmp.join('dbprovd.log'))
+    ok(dbptest.wait_until(lambda: 'started leading' in p.stderr_text(), 60), 'leads under valgrind')
+    fk.client().post(BK, bad)
+    ok(dbptest.wait_until(lambda: ready('no-key'), 60), 'invalid backup reconciled')
+    fk.drop_watches()
+    fk.compact()
+    bad['metadata']['name'] = 'no-key-2'
+    fk.client().post(BK, bad)
+    ok(dbptest.wait_until(lambda: ready('no-key-2'), 60), 'reconciled after a dropped watch and a 410')
+    fk.restart(downtime=1.0)
+    bad['metadata']['name'] = 'no-key-3'
+    fk.client().post(BK, bad)
+    ok(dbptest.wait_until(lambda: ready('no-key-3'), 90), 'reconciled after an API server restart')
+    body = urllib.request.urlopen('http://127.0.0.1:%d/metrics' % mport, timeout=30).read().decode()
+    ok('controller_runtime_reconcile_total' in body, '/metrics answers')
+    is_(urllib.request.urlopen('http://127.0.0.1:%d/healthz' % hport, timeout=30).read(), b'ok', '/healthz answers')
+    rc = p.stop(60)
+    is_(rc, 0, 'SIGTERM: exit 0 (valgrind exits 9 on errors)')
+    log = open(vglog).read()
+    m = re.search(r'ERROR SUMMARY: (\d+) errors', log)
+    is_(m and int(m.group(1)), 0, 'valgrind: no errors')
+    m = re.search(r'definitely lost: ([\d,]+) bytes', log)
+    ok(m is None or m.group(1) == '0', 'valgrind: nothing definitely lost')
+    if rc != 0 or (m and m.group(1) != '0'):
+        diag(log[-4000:])
+    p.close()
+finally:
+    fk.close()
+    tmp.cleanup()
+done_testing()
