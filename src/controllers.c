@@ -28,6 +28,9 @@
 #include "api_schedule.h"
 #include "api_user.h"
 #include "controllers.h"
+#include "ctrl.h"
+#include "instances.h"
+#include "informer.h"
 #include "events.h"
 #include "json.h"
 #include "khttp.h"
@@ -39,16 +42,6 @@
 #define REASON_ACCEPTED	"SpecAccepted"
 #define COND_READY	"Ready"
 #define MAX_MESSAGE	2048
-
-/* How to handle one kind's typed structure generically. Each typed
- * struct starts with its struct api_meta. */
-struct kind_ops {
-	enum api_kind kind;
-	size_t size;
-	int (*parse)(yajl_val obj, void *out, struct api_errs *errs);
-	void (*release)(void *obj);
-	size_t conditions_off;	/* offsetof the status conditions */
-};
 
 #define KIND_OPS(K, T)							\
 	static int parse_##T(yajl_val o, void *out, struct api_errs *e)	\
@@ -72,24 +65,6 @@ static const struct kind_ops *const all_kinds[API_KIND__COUNT] = {
 	&ops_instance, &ops_database, &ops_user, &ops_role, &ops_grant,
 	&ops_backup, &ops_restore, &ops_schedule,
 };
-
-/* What the cache keeps per object. */
-struct cobj {
-	const struct kind_ops *ops;
-	void *typed;		/* struct api_<kind> */
-	char *errors;		/* NULL when the spec is valid */
-};
-
-struct cctx {
-	const struct kind_ops *ops;
-	struct events *events;
-};
-
-static struct api_meta *
-cobj_meta(const struct cobj *c)
-{
-	return (struct api_meta *)c->typed;
-}
 
 static struct api_conditions *
 cobj_conditions(const struct cobj *c)
@@ -203,8 +178,8 @@ write_status(struct rtask *t, const struct cobj *c,
 }
 
 /* A copy of the conditions we can change. */
-static void
-conditions_copy(struct api_conditions *dst, const struct api_conditions *src)
+void
+ctrl_conditions_copy(struct api_conditions *dst, const struct api_conditions *src)
 {
 	size_t i;
 
@@ -218,8 +193,8 @@ conditions_copy(struct api_conditions *dst, const struct api_conditions *src)
 	}
 }
 
-static void
-emit(struct cctx *cx, const struct cobj *c, enum event_type type,
+void
+ctrl_emit(struct cctx *cx, const struct cobj *c, enum event_type type,
     const char *reason, const char *msg)
 {
 	const struct api_meta *md = cobj_meta(c);
@@ -236,8 +211,8 @@ emit(struct cctx *cx, const struct cobj *c, enum event_type type,
 	events_emit(cx->events, &ref, type, reason, "%s", msg);
 }
 
-static void
-c_reconcile(struct rtask *t)
+void
+ctrl_validate(struct rtask *t)
 {
 	struct cctx *cx = t->def->arg;
 	const struct cobj *c;
@@ -258,18 +233,18 @@ c_reconcile(struct rtask *t)
 		return;
 	}
 	ready = api_conditions_get(cobj_conditions(c), COND_READY);
-	conditions_copy(&conds, cobj_conditions(c));
+	ctrl_conditions_copy(&conds, cobj_conditions(c));
 	if (c->errors) {
 		changed = api_conditions_set(&conds, COND_READY, API_COND_FALSE,
 		    REASON_INVALID, c->errors, md->generation, now);
 		if (changed)
-			emit(cx, c, EVENT_WARNING, REASON_INVALID, c->errors);
+			ctrl_emit(cx, c, EVENT_WARNING, REASON_INVALID, c->errors);
 	} else if (ready && streq(ready->reason, REASON_INVALID)) {
 		/* The spec was fixed: withdraw our verdict. */
 		changed = api_conditions_set(&conds, COND_READY, API_COND_UNKNOWN,
 		    REASON_ACCEPTED, "the spec is valid", md->generation, now);
 		if (changed)
-			emit(cx, c, EVENT_NORMAL, REASON_ACCEPTED, "the spec is valid");
+			ctrl_emit(cx, c, EVENT_NORMAL, REASON_ACCEPTED, "the spec is valid");
 	}
 	if (!changed) {
 		api_conditions_release(&conds);
@@ -280,11 +255,142 @@ c_reconcile(struct rtask *t)
 	api_conditions_release(&conds);
 }
 
+/* The DatabaseInstance controller has its own reconcile (ctrl_instance.c,
+ * which validates first too); the other kinds only validate for now. */
+static void
+c_reconcile(struct rtask *t)
+{
+	struct cctx *cx = t->def->arg;
+
+	if (cx->ops->kind == API_INSTANCE)
+		ctrl_instance_reconcile(t);
+	else
+		ctrl_validate(t);
+}
+
+static void
+c_abort(struct rtask *t)
+{
+	struct cctx *cx = t->def->arg;
+
+	if (cx->ops->kind == API_INSTANCE)
+		ctrl_instance_abort(t);
+	/* The others end with their status write, which is short. */
+}
+
+const struct cobj *
+ctrl_object(struct rtask *t)
+{
+	const struct kobj *o = rtask_object(t);
+
+	return o ? o->data : NULL;
+}
+
+/* ---- finalizers ----------------------------------------------------------- */
+
+struct fin_write {
+	struct rtask *task;
+	ctrl_write_fn done;
+	void *arg;
+};
+
+static void
+fin_done(struct kreq *r, void *arg)
+{
+	struct fin_write *fw = arg;
+	enum kwrite_outcome o = kwrite_classify(r);
+	char err[512];
+
+	err[0] = '\0';
+	if (o != KW_OK)
+		kwrite_error_text(r, err, sizeof(err));
+	fw->done(fw->task, o, err, fw->arg);
+	free(fw);
+}
+
+void
+ctrl_finalizer(struct rtask *t, const struct cobj *c, bool add,
+    ctrl_write_fn done, void *arg)
+{
+	const struct api_meta *md = cobj_meta(c);
+	const char *fin = api_kind_finalizer(c->ops->kind);
+	struct fin_write *fw;
+	struct kres res;
+	char *patch;
+
+	if (add)
+		patch = kwrite_finalizer_add_patch(
+		    (const char *const *)md->finalizers.v, md->finalizers.n,
+		    md->resource_version, fin);
+	else
+		patch = kwrite_finalizer_remove_patch(
+		    (const char *const *)md->finalizers.v, md->finalizers.n, fin);
+	if (patch == NULL) {
+		done(t, KW_OK, "", arg);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.group_path = t->def->group_path;
+	res.resource = t->def->resource;
+	res.namespaced = true;
+	fw = xcalloc(1, sizeof(*fw));
+	fw->task = t;
+	fw->done = done;
+	fw->arg = arg;
+	log_info(add ? "adding finalizer" : "removing finalizer", "controller",
+	    t->def->name, "namespace", t->namespace, "name", t->name,
+	    "finalizer", fin);
+	kobj_json_patch(mgr_http(t->mgr), &res, t->namespace, t->name, NULL,
+	    patch, fin_done, fw);
+	free(patch);
+}
+
+/* ---- the registry's view of the cache -------------------------------------- */
+
+static const struct api_instance *
+instance_lookup(void *arg, const char *ns, const char *name, bool *notfound,
+    char *why, size_t whylen)
+{
+	struct mgr *m = arg;
+	struct informer *inf = mgr_informer(m,
+	    api_kind_info(API_INSTANCE)->singular);
+	const struct kobj *o = inf ? informer_get(inf, ns, name) : NULL;
+	const struct cobj *c = o ? o->data : NULL;
+
+	if (c == NULL) {
+		*notfound = true;
+		snprintf(why, whylen, "not found");
+		return NULL;
+	}
+	if (c->errors) {
+		snprintf(why, whylen, "%s", c->errors);
+		return NULL;
+	}
+	return c->typed;
+}
+
+static void
+cctx_free(void *arg)
+{
+	struct cctx *cx = arg;
+
+	if (cx->owns_instances)
+		instances_free(cx->instances);
+	free(cx);
+}
+
 void
 controllers_register(struct mgr *m, struct events *ev)
 {
+	struct instances *reg;
+	char err[256];
 	size_t i;
 
+	reg = instances_new(mgr_loop(m), mgr_http(m), instance_lookup, m, err,
+	    sizeof(err));
+	if (reg == NULL)
+		log_error("cannot set up the database connection registry",
+		    "error", err);
 	for (i = 0; i < API_KIND__COUNT; i++) {
 		struct cctx *cx = xcalloc(1, sizeof(*cx));
 		const struct api_kind_info *ki = api_kind_info(all_kinds[i]->kind);
@@ -292,6 +398,9 @@ controllers_register(struct mgr *m, struct events *ev)
 
 		cx->ops = all_kinds[i];
 		cx->events = ev;
+		cx->mgr = m;
+		cx->instances = reg;
+		cx->owns_instances = all_kinds[i]->kind == API_INSTANCE;
 		memset(&def, 0, sizeof(def));
 		def.name = ki->singular;
 		def.group_path = "/apis/" API_GROUP_VERSION;
@@ -299,8 +408,9 @@ controllers_register(struct mgr *m, struct events *ev)
 		def.decode = c_decode;
 		def.release = c_release;
 		def.reconcile = c_reconcile;
+		def.abort = c_abort;
 		def.arg = cx;
-		def.free_arg = free;
+		def.free_arg = cctx_free;
 		mgr_register(m, &def);
 	}
 }

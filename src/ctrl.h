@@ -1,0 +1,88 @@
+/*
+ * ctrl.h - what the per-kind controller files (ctrl_*.c) share with
+ * controllers.c: the cached object, the controller context, events,
+ * finalizer patches. Private to the controllers.
+ */
+#ifndef DBP_CTRL_H
+#define DBP_CTRL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "api.h"
+#include "events.h"
+#include "kwrite.h"
+
+struct instances;
+struct mgr;
+struct rtask;
+
+/* How to handle one kind's typed structure generically. Each typed
+ * struct starts with its struct api_meta. */
+struct kind_ops {
+	enum api_kind kind;
+	size_t size;
+	int (*parse)(yajl_val obj, void *out, struct api_errs *errs);
+	void (*release)(void *obj);
+	size_t conditions_off;	/* offsetof the status conditions */
+};
+
+/* What the cache keeps per object (kobj.data). */
+struct cobj {
+	const struct kind_ops *ops;
+	void *typed;		/* struct api_<kind> */
+	char *errors;		/* NULL when the spec is valid */
+};
+
+/* One controller's context (ctrl_def.arg). */
+struct cctx {
+	const struct kind_ops *ops;
+	struct events *events;
+	struct mgr *mgr;
+	/* The registry of live servers, shared by every controller; owned
+	 * by the DatabaseInstance controller's context. */
+	struct instances *instances;
+	bool owns_instances;
+};
+
+static inline struct api_meta *
+cobj_meta(const struct cobj *c)
+{
+	return (struct api_meta *)c->typed;
+}
+
+/* The cached object of a task, or NULL when gone (re-read after waits). */
+const struct cobj *ctrl_object(struct rtask *t);
+
+/* A copy of conditions that the caller changes and releases. */
+void ctrl_conditions_copy(struct api_conditions *dst,
+    const struct api_conditions *src);
+
+/* Records an Event on the object (no-op without a recorder). */
+void ctrl_emit(struct cctx *cx, const struct cobj *c, enum event_type type,
+    const char *reason, const char *msg);
+
+/* The validation step of every kind (controllers.c): InvalidSpec on an
+ * invalid spec, withdrawn when fixed. Ends the task. */
+void ctrl_validate(struct rtask *t);
+
+/* Adds (add) or removes the kind's finalizer with a JSON patch that tests
+ * the list as cached. done runs once with the outcome (KW_OK also when
+ * nothing had to change). */
+typedef void (*ctrl_write_fn)(struct rtask *t, enum kwrite_outcome o,
+    const char *err, void *arg);
+void ctrl_finalizer(struct rtask *t, const struct cobj *c, bool add,
+    ctrl_write_fn done, void *arg);
+
+/* DatabaseInstance (ctrl_instance.c). */
+void ctrl_instance_reconcile(struct rtask *t);
+void ctrl_instance_abort(struct rtask *t);
+
+/* Objects of the kinds that name an instance (Database, DatabaseUser,
+ * DatabaseRole) that point at ns/name: calls fn for each. */
+void ctrl_instance_dependents(struct mgr *m, const char *ns,
+    const char *name, void (*fn)(const char *kind, const char *dns,
+    const char *dname, void *arg), void *arg);
+
+#endif
