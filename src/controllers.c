@@ -255,8 +255,9 @@ ctrl_validate(struct rtask *t)
 	api_conditions_release(&conds);
 }
 
-/* The DatabaseInstance controller has its own reconcile (ctrl_instance.c,
- * which validates first too); the other kinds only validate for now. */
+/* DatabaseInstance (ctrl_instance.c) and Database (ctrl_database.c) have
+ * their own reconcile (which validates first too); the other kinds only
+ * validate for now. */
 static void
 c_reconcile(struct rtask *t)
 {
@@ -264,6 +265,8 @@ c_reconcile(struct rtask *t)
 
 	if (cx->ops->kind == API_INSTANCE)
 		ctrl_instance_reconcile(t);
+	else if (cx->ops->kind == API_DATABASE)
+		ctrl_database_reconcile(t);
 	else
 		ctrl_validate(t);
 }
@@ -275,6 +278,8 @@ c_abort(struct rtask *t)
 
 	if (cx->ops->kind == API_INSTANCE)
 		ctrl_instance_abort(t);
+	else if (cx->ops->kind == API_DATABASE)
+		ctrl_database_abort(t);
 	/* The others end with their status write, which is short. */
 }
 

@@ -79,6 +79,10 @@ void ctrl_finalizer(struct rtask *t, const struct cobj *c, bool add,
 void ctrl_instance_reconcile(struct rtask *t);
 void ctrl_instance_abort(struct rtask *t);
 
+/* Database (ctrl_database.c). */
+void ctrl_database_reconcile(struct rtask *t);
+void ctrl_database_abort(struct rtask *t);
+
 /* Objects of the kinds that name an instance (Database, DatabaseUser,
  * DatabaseRole) that point at ns/name: calls fn for each. */
 void ctrl_instance_dependents(struct mgr *m, const char *ns,

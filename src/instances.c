@@ -203,6 +203,12 @@ inst_free(struct inst *in)
 }
 
 void
+instances_close_idle(struct instances *r, const char *key)
+{
+	pool_drop_instance(r->pool, key);
+}
+
+void
 instances_forget(struct instances *r, const char *key)
 {
 	struct inst **pp = inst_find(r, key);

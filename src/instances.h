@@ -102,6 +102,10 @@ void instances_release(struct instances *r, struct pool_conn *pc,
 /* The instance is gone: closes its connections, forgets its parameters
  * and TLS files. */
 void instances_forget(struct instances *r, const char *inst_key);
+/* Closes the instance's idle pooled connections (those in use are closed
+ * when released), keeping what is known about the instance: for example
+ * before dropping a database the pool may still be connected to. */
+void instances_close_idle(struct instances *r, const char *inst_key);
 
 /* The shared pool (stats, tests). */
 struct pool *instances_pool(struct instances *r);

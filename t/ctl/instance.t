@@ -210,7 +210,7 @@ try:
     # --- deletion ---------------------------------------------------------------------
     db = {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'Database',
           'metadata': {'name': 'app', 'namespace': NS},
-          'spec': {'name': 'app', 'instanceRef': {'name': 'pg1'}}}
+          'spec': {'name': 'app', 'instanceRef': {'name': 'pg1'}, 'deletionProtection': False}}
     is_(api.post(DBS, db).status, 201, 'a Database naming the instance')
     time.sleep(1)
     api.delete(INST + '/pg1')
