@@ -283,6 +283,61 @@ c_abort(struct rtask *t)
 	/* The others end with their status write, which is short. */
 }
 
+void
+ctrl_finalizer_written(struct rtask *t, enum kwrite_outcome o, const char *err,
+    void *arg)
+{
+	(void)arg;
+	switch (o) {
+	case KW_OK:
+	case KW_NOT_FOUND:
+		rtask_done(t, RRESULT_DONE, 0);
+		break;
+	case KW_CONFLICT:
+		rtask_done(t, RRESULT_REQUEUE, 0.5);
+		break;
+	default:
+		log_warn("cannot change finalizer", "controller", t->def->name,
+		    "namespace", t->namespace, "name", t->name, "error", err);
+		rtask_done(t, RRESULT_FAILED, 0);
+		break;
+	}
+}
+
+const struct cobj *
+ctrl_preamble(struct rtask *t, enum api_kind kind,
+    void (*gone)(struct rtask *t),
+    void (*deletion)(struct rtask *t, const struct cobj *c))
+{
+	const struct cobj *c = t->obj ? t->obj->data : NULL;
+	const struct api_meta *md;
+
+	if (c == NULL) {
+		if (gone)
+			gone(t);
+		rtask_done(t, RRESULT_DONE, 0);
+		return NULL;
+	}
+	md = cobj_meta(c);
+	if (md->deleting) {
+		deletion(t, c);
+		return NULL;
+	}
+	if (md->skip_reconcile) {
+		rtask_done(t, RRESULT_DONE, 0);
+		return NULL;
+	}
+	if (c->errors) {
+		ctrl_validate(t);
+		return NULL;
+	}
+	if (!api_meta_has_finalizer(md, api_kind_finalizer(kind))) {
+		ctrl_finalizer(t, c, true, ctrl_finalizer_written, NULL);
+		return NULL;
+	}
+	return c;
+}
+
 const struct cobj *
 ctrl_object(struct rtask *t)
 {

@@ -74,6 +74,22 @@ typedef void (*ctrl_write_fn)(struct rtask *t, enum kwrite_outcome o,
     const char *err, void *arg);
 void ctrl_finalizer(struct rtask *t, const struct cobj *c, bool add,
     ctrl_write_fn done, void *arg);
+/* A ctrl_write_fn that ends the task: done on success (the watch event of
+ * the write starts the next pass), a quick retry on a conflict, backoff
+ * otherwise. */
+void ctrl_finalizer_written(struct rtask *t, enum kwrite_outcome o,
+    const char *err, void *arg);
+
+/* The preamble every provisioning controller runs first (behavior.md
+ * §1.0.2, without its defects): an object that is gone calls gone (may be
+ * NULL) and ends; deletion comes before anything else, so that paused or
+ * invalid objects can still be deleted; then the pause annotations, the
+ * validation step, and adding the kind's finalizer. Returns the cached
+ * object when the caller should go on; NULL when the task was handed on
+ * or ended. */
+const struct cobj *ctrl_preamble(struct rtask *t, enum api_kind kind,
+    void (*gone)(struct rtask *t),
+    void (*deletion)(struct rtask *t, const struct cobj *c));
 
 /* DatabaseInstance (ctrl_instance.c). */
 void ctrl_instance_reconcile(struct rtask *t);

@@ -565,27 +565,6 @@ step_next(struct dbrun *r)
 
 /* ---- deletion ------------------------------------------------------------------ */
 
-static void
-finalizer_done(struct rtask *t, enum kwrite_outcome o, const char *err,
-    void *arg)
-{
-	(void)arg;
-	switch (o) {
-	case KW_OK:
-	case KW_NOT_FOUND:
-		rtask_done(t, RRESULT_DONE, 0);
-		break;
-	case KW_CONFLICT:
-		rtask_done(t, RRESULT_REQUEUE, 0.5);
-		break;
-	default:
-		log_warn("cannot change finalizer", "namespace", t->namespace,
-		    "name", t->name, "error", err);
-		rtask_done(t, RRESULT_FAILED, 0);
-		break;
-	}
-}
-
 static const char *
 engine_of(struct dbrun *r)
 {
@@ -616,7 +595,7 @@ remove_finalizer(struct dbrun *r)
 		return;
 	}
 	forget_metrics(c);
-	ctrl_finalizer(t, c, false, finalizer_done, NULL);
+	ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
 }
 
 /* ---- the pass -------------------------------------------------------------------- */
@@ -960,7 +939,7 @@ deletion(struct rtask *t, const struct cobj *c)
 	}
 	if (pol == API_DELETION_NONE || pol == API_DELETION_RETAIN) {
 		forget_metrics(c);
-		ctrl_finalizer(t, c, false, finalizer_done, NULL);
+		ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
 		return;
 	}
 	if (pol == API_DELETION_SNAPSHOT) {
@@ -992,32 +971,10 @@ deletion(struct rtask *t, const struct cobj *c)
 void
 ctrl_database_reconcile(struct rtask *t)
 {
-	const struct cobj *c = t->obj ? t->obj->data : NULL;
-	const struct api_meta *md;
+	const struct cobj *c = ctrl_preamble(t, API_DATABASE, NULL, deletion);
 
-	if (c == NULL) {
-		rtask_done(t, RRESULT_DONE, 0);
+	if (c == NULL)
 		return;
-	}
-	md = cobj_meta(c);
-	/* Deletion first, even when paused or invalid (behavior.md §1.0.2
-	 * defect). */
-	if (md->deleting) {
-		deletion(t, c);
-		return;
-	}
-	if (md->skip_reconcile) {
-		rtask_done(t, RRESULT_DONE, 0);
-		return;
-	}
-	if (c->errors) {
-		ctrl_validate(t);
-		return;
-	}
-	if (!api_meta_has_finalizer(md, api_kind_finalizer(API_DATABASE))) {
-		ctrl_finalizer(t, c, true, finalizer_done, NULL);
-		return;
-	}
 	if (resolve_instance(t, c, false) == NULL)
 		return;
 	observe(t->priv);

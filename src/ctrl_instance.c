@@ -450,28 +450,6 @@ start_check(struct rtask *t, const struct cobj *c)
 /* ---- finalizer and deletion ----------------------------------------------- */
 
 static void
-finalizer_added(struct rtask *t, enum kwrite_outcome o, const char *err,
-    void *arg)
-{
-	(void)arg;
-	switch (o) {
-	case KW_OK:
-	case KW_NOT_FOUND:
-		/* The watch event of this write starts the next pass. */
-		rtask_done(t, RRESULT_DONE, 0);
-		break;
-	case KW_CONFLICT:
-		rtask_done(t, RRESULT_REQUEUE, 0.5);
-		break;
-	default:
-		log_warn("cannot add finalizer", "namespace", t->namespace,
-		    "name", t->name, "error", err);
-		rtask_done(t, RRESULT_FAILED, 0);
-		break;
-	}
-}
-
-static void
 forget(struct cctx *cx, const char *ns, const char *name)
 {
 	char *key = xasprintf("%s/%s", ns, name);
@@ -625,40 +603,20 @@ ctrl_instance_dependents(struct mgr *m, const char *ns, const char *name,
 
 /* ---- entry points ------------------------------------------------------------ */
 
+static void
+gone(struct rtask *t)
+{
+	/* Deleted without our finalizer, or force-removed. */
+	forget(t->def->arg, t->namespace, t->name);
+}
+
 void
 ctrl_instance_reconcile(struct rtask *t)
 {
-	struct cctx *cx = t->def->arg;
-	const struct cobj *c = t->obj ? t->obj->data : NULL;
-	const struct api_meta *md;
+	const struct cobj *c = ctrl_preamble(t, API_INSTANCE, gone, deletion);
 
-	if (c == NULL) {
-		/* Gone (deleted without our finalizer, or force-removed). */
-		forget(cx, t->namespace, t->name);
-		rtask_done(t, RRESULT_DONE, 0);
-		return;
-	}
-	md = cobj_meta(c);
-	/* Deletion first, even when paused or invalid: removing our own
-	 * finalizer touches no server, and a paused object must not hang in
-	 * Terminating (the original's defect). */
-	if (md->deleting) {
-		deletion(t, c);
-		return;
-	}
-	if (md->skip_reconcile) {
-		rtask_done(t, RRESULT_DONE, 0);
-		return;
-	}
-	if (c->errors) {
-		ctrl_validate(t);
-		return;
-	}
-	if (!api_meta_has_finalizer(md, api_kind_finalizer(API_INSTANCE))) {
-		ctrl_finalizer(t, c, true, finalizer_added, NULL);
-		return;
-	}
-	start_check(t, c);
+	if (c != NULL)
+		start_check(t, c);
 }
 
 void
