@@ -255,8 +255,8 @@ ctrl_validate(struct rtask *t)
 	api_conditions_release(&conds);
 }
 
-/* DatabaseInstance (ctrl_instance.c) and Database (ctrl_database.c) have
- * their own reconcile (which validates first too); the other kinds only
+/* DatabaseInstance (ctrl_instance.c), Database (ctrl_database.c) and
+ * DatabaseRole (ctrl_role.c) have their own reconcile (which validates first too); the other kinds only
  * validate for now. */
 static void
 c_reconcile(struct rtask *t)
@@ -267,6 +267,8 @@ c_reconcile(struct rtask *t)
 		ctrl_instance_reconcile(t);
 	else if (cx->ops->kind == API_DATABASE)
 		ctrl_database_reconcile(t);
+	else if (cx->ops->kind == API_ROLE)
+		ctrl_role_reconcile(t);
 	else
 		ctrl_validate(t);
 }
@@ -280,6 +282,8 @@ c_abort(struct rtask *t)
 		ctrl_instance_abort(t);
 	else if (cx->ops->kind == API_DATABASE)
 		ctrl_database_abort(t);
+	else if (cx->ops->kind == API_ROLE)
+		ctrl_role_abort(t);
 	/* The others end with their status write, which is short. */
 }
 
@@ -302,6 +306,65 @@ ctrl_finalizer_written(struct rtask *t, enum kwrite_outcome o, const char *err,
 		rtask_done(t, RRESULT_FAILED, 0);
 		break;
 	}
+}
+
+#define RETRY_NOTFOUND	30.0
+#define RETRY_NOTREADY	10.0
+
+const struct api_instance *
+ctrl_resolve_instance(struct rtask *t, enum api_kind kind,
+    const struct api_ref *ref, const char *own_ns, bool deleting,
+    struct ctrl_refusal *why, char *msg, size_t msglen)
+{
+	const char *ns = ref->ns && *ref->ns ? ref->ns : own_ns;
+	const char *name = ref->name ? ref->name : "";
+	struct informer *inf = mgr_informer(t->mgr,
+	    api_kind_info(API_INSTANCE)->singular);
+	const struct kobj *o;
+	const struct cobj *ic;
+	const struct api_instance *in;
+
+	why->phase = API_PHASE_FAILED;
+	why->res = RRESULT_DONE;
+	why->delay = 0;
+	if (!streq(ns, own_ns)) {
+		why->reason = "CrossNamespaceRefused";
+		snprintf(msg, msglen, "spec.instanceRef: DatabaseInstance "
+		    "%s/%s is in another namespace; only instances of the "
+		    "%s's own namespace may be used", ns, name,
+		    api_kind_info(kind)->kind);
+		return NULL;
+	}
+	o = inf ? informer_get(inf, ns, name) : NULL;
+	ic = o ? o->data : NULL;
+	if (ic == NULL || ic->errors) {
+		why->reason = "InstanceNotFound";
+		why->res = RRESULT_REQUEUE;
+		why->delay = RETRY_NOTFOUND;
+		snprintf(msg, msglen, "DatabaseInstance not found: "
+		    "spec.instanceRef: %s/%s %s", ns, name,
+		    ic ? "has an invalid spec" : "does not exist");
+		return NULL;
+	}
+	in = ic->typed;
+	if (in->spec.engine != API_ENGINE_POSTGRES) {
+		why->reason = "UnsupportedEngine";
+		snprintf(msg, msglen, "DatabaseInstance %s/%s: engine %s "
+		    "is not supported yet", ns, name,
+		    api_engine_names[in->spec.engine] ?
+		    api_engine_names[in->spec.engine] : "");
+		return NULL;
+	}
+	if (!deleting && in->status.phase != API_PHASE_READY) {
+		why->phase = API_PHASE_PENDING;
+		why->reason = "InstanceNotReady";
+		why->res = RRESULT_REQUEUE;
+		why->delay = RETRY_NOTREADY;
+		snprintf(msg, msglen, "Waiting for DatabaseInstance %s/%s "
+		    "to be ready", ns, name);
+		return NULL;
+	}
+	return in;
 }
 
 const struct cobj *

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "events.h"
 #include "kwrite.h"
+#include "mgr.h"
 
 struct instances;
 struct mgr;
@@ -91,6 +92,25 @@ const struct cobj *ctrl_preamble(struct rtask *t, enum api_kind kind,
     void (*gone)(struct rtask *t),
     void (*deletion)(struct rtask *t, const struct cobj *c));
 
+/* Why ctrl_resolve_instance() refused: the status to write and when to
+ * come back. msg is a buffer of the caller's. */
+struct ctrl_refusal {
+	enum api_phase phase;
+	const char *reason;
+	enum rresult res;
+	double delay;
+};
+
+/* The DatabaseInstance that ref (of an object of kind in namespace
+ * own_ns) names, for the postgres engine (behavior.md §1.0, without its
+ * defects): same namespace only (CrossNamespaceRefused); missing or
+ * invalid: InstanceNotFound, requeue 30 s; another engine:
+ * UnsupportedEngine; not Ready and !deleting: InstanceNotReady, requeue
+ * 10 s. Returns NULL with *why and msg filled when refused. */
+const struct api_instance *ctrl_resolve_instance(struct rtask *t,
+    enum api_kind kind, const struct api_ref *ref, const char *own_ns,
+    bool deleting, struct ctrl_refusal *why, char *msg, size_t msglen);
+
 /* DatabaseInstance (ctrl_instance.c). */
 void ctrl_instance_reconcile(struct rtask *t);
 void ctrl_instance_abort(struct rtask *t);
@@ -98,6 +118,10 @@ void ctrl_instance_abort(struct rtask *t);
 /* Database (ctrl_database.c). */
 void ctrl_database_reconcile(struct rtask *t);
 void ctrl_database_abort(struct rtask *t);
+
+/* DatabaseRole (ctrl_role.c). */
+void ctrl_role_reconcile(struct rtask *t);
+void ctrl_role_abort(struct rtask *t);
 
 /* Objects of the kinds that name an instance (Database, DatabaseUser,
  * DatabaseRole) that point at ns/name: calls fn for each. */

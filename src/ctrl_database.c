@@ -43,7 +43,6 @@
 #include "api_instance.h"
 #include "buf.h"
 #include "ctrl.h"
-#include "informer.h"
 #include "instances.h"
 #include "json.h"
 #include "khttp.h"
@@ -61,8 +60,6 @@
 
 #define PASS_TIMEOUT	120.0
 #define RESYNC_READY	300.0
-#define RETRY_NOTFOUND	30.0
-#define RETRY_NOTREADY	10.0
 #define MSG_MAX		1024
 
 static const char PGQ_DBSIZE[] = "SELECT pg_database_size($1)";
@@ -846,52 +843,25 @@ dbrun_new(struct rtask *t, const struct cobj *c, const char *inst_ns)
 }
 
 /* The instance of the object, or NULL after ending the pass with a
- * condition saying why. */
+ * condition saying why (ctrl_resolve_instance). */
 static const struct api_instance *
 resolve_instance(struct rtask *t, const struct cobj *c, bool deleting)
 {
 	struct cctx *cx = t->def->arg;
 	const struct api_database *db = typed(c);
 	const struct api_meta *md = cobj_meta(c);
-	const char *ns = db->spec.instance.ns && *db->spec.instance.ns ?
-	    db->spec.instance.ns : md->ns;
-	struct informer *inf = mgr_informer(t->mgr,
-	    api_kind_info(API_INSTANCE)->singular);
-	const struct kobj *o;
-	const struct cobj *ic;
 	const struct api_instance *in;
+	struct ctrl_refusal why;
 	struct dbrun *r;
 	char msg[MSG_MAX];
 
-	r = dbrun_new(t, c, ns);
+	r = dbrun_new(t, c, db->spec.instance.ns && *db->spec.instance.ns ?
+	    db->spec.instance.ns : md->ns);
 	r->deleting = deleting;
-	if (!streq(ns, md->ns)) {
-		snprintf(msg, sizeof(msg), "spec.instanceRef: DatabaseInstance "
-		    "%s/%s is in another namespace; only instances of the "
-		    "Database's own namespace may be used", ns,
-		    db->spec.instance.name);
-		fail_status(r, API_PHASE_FAILED, "CrossNamespaceRefused", msg,
-		    RRESULT_DONE, 0);
-		return NULL;
-	}
-	o = inf ? informer_get(inf, ns, db->spec.instance.name) : NULL;
-	ic = o ? o->data : NULL;
-	if (ic == NULL || ic->errors) {
-		snprintf(msg, sizeof(msg), "DatabaseInstance not found: "
-		    "spec.instanceRef: %s/%s %s", ns, db->spec.instance.name,
-		    ic ? "has an invalid spec" : "does not exist");
-		fail_status(r, API_PHASE_FAILED, "InstanceNotFound", msg,
-		    RRESULT_REQUEUE, RETRY_NOTFOUND);
-		return NULL;
-	}
-	in = ic->typed;
-	if (in->spec.engine != API_ENGINE_POSTGRES) {
-		snprintf(msg, sizeof(msg), "DatabaseInstance %s/%s: engine %s "
-		    "is not supported yet", ns, db->spec.instance.name,
-		    api_engine_names[in->spec.engine] ?
-		    api_engine_names[in->spec.engine] : "");
-		fail_status(r, API_PHASE_FAILED, "UnsupportedEngine", msg,
-		    RRESULT_DONE, 0);
+	in = ctrl_resolve_instance(t, API_DATABASE, &db->spec.instance, md->ns,
+	    deleting, &why, msg, sizeof(msg));
+	if (in == NULL) {
+		fail_status(r, why.phase, why.reason, msg, why.res, why.delay);
 		return NULL;
 	}
 	if (db->spec.mysql.set) {
@@ -899,13 +869,6 @@ resolve_instance(struct rtask *t, const struct cobj *c, bool deleting)
 		    "postgres instance");
 		fail_status(r, API_PHASE_FAILED, "SpecNotApplicable", msg,
 		    RRESULT_DONE, 0);
-		return NULL;
-	}
-	if (!deleting && in->status.phase != API_PHASE_READY) {
-		snprintf(msg, sizeof(msg), "Waiting for DatabaseInstance %s/%s "
-		    "to be ready", ns, db->spec.instance.name);
-		fail_status(r, API_PHASE_PENDING, "InstanceNotReady", msg,
-		    RRESULT_REQUEUE, RETRY_NOTREADY);
 		return NULL;
 	}
 	if (cx->instances == NULL) {

@@ -8,7 +8,6 @@
 # the field; a hostile name is refused cleanly or created literally; a wrong
 # instance reference is named; deletion with Retain, Delete and protection
 # (kept until force-delete), Snapshot (kept, says why).
-import base64
 import os
 import re
 import sys
@@ -17,55 +16,25 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from tap import ok, is_, like, diag, skip_all, done_testing  # noqa: E402
 import dbptest  # noqa: E402
-from pgserver import PgServer, require_postgres, free_port  # noqa: E402
+from pgserver import require_postgres, free_port  # noqa: E402
 
 DBPROVD = dbptest.build_path('src/dbprovd')
 if not os.path.exists(DBPROVD):
     skip_all('src/dbprovd is not built')
 require_postgres()
-from fakekube import FakeKube  # noqa: E402
 import obstest  # noqa: E402
 
-GV = '/apis/dbops.dbprovision.io/v1alpha1'
-NS = 'default'
-INST = GV + '/namespaces/%s/databaseinstances' % NS
-DBS = GV + '/namespaces/%s/databases' % NS
-SECRETS = '/api/v1/namespaces/%s/secrets' % NS
+import ctltest  # noqa: E402
+from ctltest import cond, lit, NS  # noqa: E402
+
+INST = ctltest.INST
+DBS = ctltest.GV + '/namespaces/%s/databases' % NS
 FIN = 'dbops.dbprovision.io/database-protection'
 EXT = 'pg_trgm' if os.path.exists('/usr/share/postgresql/15/extension/pg_trgm.control') else 'plpgsql'
 
-pg = PgServer().start()
-tmp = dbptest.TempDir()
-token_file = tmp.join('token')
-with open(token_file, 'w') as f:
-    f.write('ctl-test-token\n')
-fk = FakeKube(tls=True, token_file=token_file, crd_dir=dbptest.src_path('crd'),
-              bookmark_interval=1).start()
-api = fk.client()
-kc = tmp.join('kubeconfig')
-fk.write_kubeconfig(kc, token_file=True)
-
-
-def b64(s):
-    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
-
-
-def put_secret(name, data):
-    body = {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': name, 'namespace': NS},
-            'type': 'Opaque', 'data': {k: b64(v) for k, v in data.items()}}
-    return api.post(SECRETS, body)
-
-
-def instance(name):
-    with open(pg.ca_file, 'rb') as f:
-        put_secret('pg-tls', {'ca.crt': f.read()})
-    return {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseInstance',
-            'metadata': {'name': name, 'namespace': NS},
-            'spec': {'engine': 'postgres',
-                     'connection': {'host': 'localhost', 'port': pg.port, 'database': 'postgres',
-                                    'secretRef': {'name': 'pg-admin'}},
-                     'tls': {'enabled': True, 'mode': 'verify-full', 'secretRef': {'name': 'pg-tls'}},
-                     'healthCheck': {'intervalSeconds': 5, 'timeoutSeconds': 3}}}
+env = ctltest.Env()
+pg, fk, api, tmp, kc = env.pg, env.fk, env.api, env.tmp, env.kubeconfig
+put_secret, instance, events_for, pgval = env.put_secret, env.instance, env.events_for, env.pgval
 
 
 def database(name, dbname, inst='pg1', **spec):
@@ -76,38 +45,11 @@ def database(name, dbname, inst='pg1', **spec):
 
 
 def get(name):
-    r = api.get(DBS + '/' + name)
-    return r.json if r.status == 200 else None
-
-
-def cond(obj, typ):
-    for c in ((obj or {}).get('status') or {}).get('conditions') or []:
-        if c['type'] == typ:
-            return c
-    return None
+    return env.get(DBS + '/' + name)
 
 
 def wait_cond(name, typ, status, timeout=30, reason=None):
-    def pred():
-        o = get(name)
-        c = cond(o, typ)
-        if c and c['status'] == status and (reason is None or c['reason'] == reason):
-            return o
-        return None
-    return dbptest.wait_until(pred, timeout, 0.2)
-
-
-def events_for(name, reason):
-    items = api.get('/api/v1/namespaces/%s/events' % NS).json['items']
-    return [e for e in items if e['involvedObject']['name'] == name and e['reason'] == reason]
-
-
-def pgval(q, db='postgres'):
-    return pg.value(q, db)
-
-
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
+    return env.wait_cond(DBS + '/' + name, typ, status, timeout, reason)
 
 
 def exists(dbname):
@@ -118,7 +60,7 @@ def patch(name, body):
     return api.patch(DBS + '/' + name, body)
 
 
-put_secret('pg-admin', {'username': pg.superuser, 'password': pg.password})
+env.admin_secret()
 pgval('CREATE ROLE app_owner NOLOGIN')
 
 mport = free_port()
@@ -325,6 +267,5 @@ try:
         diag(logs[-3000:])
 finally:
     d.close()
-    fk.close()
-    tmp.cleanup()
+    env.close()
 done_testing()
