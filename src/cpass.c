@@ -1,0 +1,659 @@
+/*
+ * cpass.c - one reconcile pass of a provisioning controller: the life
+ * cycle, connections, queries, steps, status writes and the pass timeout
+ * shared by ctrl_database.c, ctrl_user.c, ctrl_role.c and ctrl_grant.c.
+ * See cpass.h.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ev.h>
+
+#include "api.h"
+#include "api_instance.h"
+#include "buf.h"
+#include "cpass.h"
+#include "ctrl.h"
+#include "instances.h"
+#include "json.h"
+#include "khttp.h"
+#include "kwrite.h"
+#include "log.h"
+#include "mgr.h"
+#include "pgconn.h"
+#include "pool.h"
+#include "sqlstep.h"
+
+#define COND_READY	"Ready"
+#define COND_SYNCED	"Synced"
+#define MAX_COLS	32
+#define MAX_PARAMS	16
+
+/* Room for any kind's status structure, suitably aligned. */
+union status_buf {
+	max_align_t align;
+	unsigned char b[512];
+};
+
+static void pass_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void *
+field(const void *base, size_t off)
+{
+	return (char *)base + off;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+void *
+cpass_new(struct rtask *t, const struct cpass_kind *kind, size_t size,
+    const struct cobj *c, const struct api_ref *ref, const char *name)
+{
+	struct cpass *p = xcalloc(1, size);
+	const char *ns = ref->ns && *ref->ns ? ref->ns : cobj_meta(c)->ns;
+
+	p->kind = kind;
+	p->t = t;
+	p->cx = t->def->arg;
+	p->inst_key = xasprintf("%s/%s", ns, ref->name ? ref->name : "");
+	p->name = xstrdup(name ? name : "");
+	p->generation = cobj_meta(c)->generation;
+	p->started = mono_now();
+	p->res = RRESULT_DONE;
+	sqlplan_init(&p->plan);
+	ev_timer_init(&p->timeout, pass_timeout, CPASS_PASS_TIMEOUT, 0.);
+	ev_timer_start(mgr_loop(t->mgr), &p->timeout);
+	t->priv = p;
+	return p;
+}
+
+static void
+cpass_free(struct cpass *p)
+{
+	if (p->wait)
+		instances_cancel(p->wait);
+	if (p->pc)
+		instances_release(p->cx->instances, p->pc, p->querying);
+	if (p->write)
+		kreq_cancel(p->write);
+	ev_timer_stop(mgr_loop(p->t->mgr), &p->timeout);
+	if (p->kind->release)
+		p->kind->release(p);
+	sqlplan_release(&p->plan);
+	free(p->inst_key);
+	free(p->name);
+	free(p->pc_db);
+	free(p);
+}
+
+void
+cpass_end(struct cpass *p, enum rresult res, double delay)
+{
+	struct rtask *t = p->t;
+
+	t->priv = NULL;
+	cpass_free(p);
+	rtask_done(t, res, delay);
+}
+
+void
+cpass_abort(struct rtask *t)
+{
+	struct cpass *p = t->priv;
+
+	if (p != NULL)
+		cpass_end(p, RRESULT_FAILED, 0);
+}
+
+void
+cpass_remove_finalizer(struct cpass *p)
+{
+	struct rtask *t = p->t;
+	const struct cobj *c = ctrl_object(t);
+
+	t->priv = NULL;
+	cpass_free(p);
+	if (c == NULL) {
+		rtask_done(t, RRESULT_DONE, 0);
+		return;
+	}
+	ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+const void *
+cpass_cached_status(const struct cpass *p, const struct cobj *c)
+{
+	return field(c->typed, p->kind->status_off);
+}
+
+struct api_conditions *
+cpass_conditions(const struct cpass *p, void *st)
+{
+	return field(st, p->kind->conditions_off);
+}
+
+void
+cpass_status_base(const struct cpass *p, void *st, const struct cobj *c)
+{
+	const void *was = cpass_cached_status(p, c);
+	int64_t gen = cobj_meta(c)->generation;
+
+	memcpy(st, was, p->kind->status_size);
+	ctrl_conditions_copy(cpass_conditions(p, st),
+	    field(was, p->kind->conditions_off));
+	memcpy(field(st, p->kind->gen_off), &gen, sizeof(gen));
+}
+
+void
+cpass_status_set(const struct cpass *p, void *st, enum api_phase phase,
+    const char *message)
+{
+	char *msg = (char *)message;	/* borrowed, never freed */
+
+	memcpy(field(st, p->kind->phase_off), &phase, sizeof(phase));
+	memcpy(field(st, p->kind->message_off), &msg, sizeof(msg));
+}
+
+static enum api_phase
+status_phase(const struct cpass *p, const void *st)
+{
+	enum api_phase ph;
+
+	memcpy(&ph, field(st, p->kind->phase_off), sizeof(ph));
+	return ph;
+}
+
+static void
+after_write(struct cpass *p)
+{
+	void (*next)(struct cpass *) = p->after_write;
+
+	p->after_write = NULL;
+	next(p);
+}
+
+static void
+write_done(struct kreq *req, void *arg)
+{
+	struct cpass *p = arg;
+	char err[512];
+
+	p->write = NULL;
+	switch (kwrite_classify(req)) {
+	case KW_OK:
+		if (p->after_write) {
+			after_write(p);
+			return;
+		}
+		break;
+	case KW_NOT_FOUND:
+		break;
+	case KW_CONFLICT:
+		p->res = RRESULT_REQUEUE;
+		p->delay = 0.5;
+		break;
+	default:
+		kwrite_error_text(req, err, sizeof(err));
+		log_warn("status update failed", "controller", p->t->def->name,
+		    "namespace", p->t->namespace, "name", p->t->name, "error",
+		    err);
+		p->res = RRESULT_FAILED;
+		break;
+	}
+	cpass_end(p, p->res, p->delay);
+}
+
+static char *
+status_json(const struct cpass *p, const void *st)
+{
+	struct jw w;
+
+	jw_init(&w);
+	p->kind->status_write(&w, st);
+	return jw_finish(&w, NULL);
+}
+
+void
+cpass_finish(struct cpass *p, const struct cobj *c, const void *st,
+    enum rresult res, double delay)
+{
+	struct rtask *t = p->t;
+	char *now, *was, *patch;
+	struct kres kr;
+	struct jw w;
+
+	p->res = res;
+	p->delay = delay;
+	if (p->after_write == NULL)
+		ev_timer_stop(mgr_loop(t->mgr), &p->timeout);
+	if (c == NULL || st == NULL) {
+		cpass_end(p, res, delay);
+		return;
+	}
+	now = status_json(p, st);
+	was = status_json(p, cpass_cached_status(p, c));
+	if (strcmp(now, was) == 0) {
+		free(now);
+		free(was);
+		if (p->after_write) {
+			after_write(p);
+			return;
+		}
+		cpass_end(p, res, delay);
+		return;
+	}
+	free(was);
+	free(now);
+	jw_init(&w);
+	jw_obj_open(&w);
+	jw_key(&w, "metadata");
+	jw_obj_open(&w);
+	jw_kstr(&w, "resourceVersion", cobj_meta(c)->resource_version);
+	jw_obj_close(&w);
+	jw_key(&w, "status");
+	p->kind->status_write(&w, st);
+	jw_obj_close(&w);
+	patch = jw_finish(&w, NULL);
+	memset(&kr, 0, sizeof(kr));
+	kr.group_path = t->def->group_path;
+	kr.resource = t->def->resource;
+	kr.namespaced = true;
+	log_info("status updated", "controller", t->def->name, "namespace",
+	    t->namespace, "name", t->name, "phase",
+	    api_phase_names[status_phase(p, st)]);
+	p->write = kobj_merge_patch(mgr_http(t->mgr), &kr, t->namespace,
+	    t->name, "status", patch, write_done, p);
+	free(patch);
+}
+
+void
+cpass_fail(struct cpass *p, enum api_phase phase, const char *reason,
+    const char *msg, enum rresult res, double delay)
+{
+	const struct cobj *c = ctrl_object(p->t);
+	const struct api_meta *md;
+	struct api_conditions *conds;
+	union status_buf sb;
+	void *st = &sb;
+	bool changed;
+	int64_t now = (int64_t)wall_now();
+
+	if (c == NULL) {
+		cpass_end(p, RRESULT_DONE, 0);
+		return;
+	}
+	if (p->kind->status_size > sizeof(sb))
+		abort();	/* a status larger than any kind has */
+	md = cobj_meta(c);
+	cpass_status_base(p, st, c);
+	cpass_status_set(p, st, phase, msg);
+	conds = cpass_conditions(p, st);
+	changed = api_conditions_set(conds, COND_READY, API_COND_FALSE, reason,
+	    msg, md->generation, now);
+	if (!p->deleting)
+		changed |= api_conditions_set(conds, COND_SYNCED,
+		    API_COND_FALSE, reason, msg, md->generation, now);
+	if (changed)
+		ctrl_emit(p->cx, c, EVENT_WARNING, reason, msg);
+	log_info("not ready", "controller", p->t->def->name, "namespace",
+	    md->ns, "name", md->name, "reason", reason, "message", msg);
+	cpass_finish(p, c, st, res, delay);
+	api_conditions_release(conds);
+}
+
+void
+cpass_run_failed(struct cpass *p, const char *what, const char *msg)
+{
+	char text[CPASS_MSG_MAX];
+	const char *reason;
+
+	if (p->deleting) {
+		if (p->kind->metric)
+			p->kind->metric(p, METRICS_OP_DELETE, false);
+		snprintf(text, sizeof(text),
+		    "cannot drop %s %s, the finalizer is kept: %s: %s",
+		    p->kind->noun, p->name, what, msg);
+		cpass_fail(p, API_PHASE_DELETING, "DeletionFailed", text,
+		    RRESULT_FAILED, 0);
+		return;
+	}
+	if (p->q == CPASS_Q_STEP && !p->executed) {
+		if (p->kind->metric)
+			p->kind->metric(p, p->exists ? METRICS_OP_UPDATE :
+			    METRICS_OP_CREATE, false);
+		reason = p->exists ? "UpdateFailed" : "CreateFailed";
+		snprintf(text, sizeof(text), "%s failed: %s", what, msg);
+	} else {
+		reason = p->reason ? p->reason : "ReconcileFailed";
+		snprintf(text, sizeof(text), "%s: %s", what, msg);
+	}
+	cpass_fail(p, API_PHASE_FAILED, reason, text, RRESULT_FAILED, 0);
+}
+
+bool
+cpass_ready(struct cpass *p, const struct cobj *c, void *st, bool synced)
+{
+	const struct api_meta *md = cobj_meta(c);
+	struct api_conditions *conds = cpass_conditions(p, st);
+	int64_t now = (int64_t)wall_now();
+	char msg[128], smsg[128];
+	bool changed;
+
+	snprintf(msg, sizeof(msg), "%c%s is ready",
+	    p->kind->noun[0] - 'a' + 'A', p->kind->noun + 1);
+	snprintf(smsg, sizeof(smsg), "%c%s is synced",
+	    p->kind->noun[0] - 'a' + 'A', p->kind->noun + 1);
+	changed = synced && api_conditions_set(conds, COND_SYNCED,
+	    API_COND_TRUE, "ReconcileSuccess", smsg, md->generation, now);
+	if (api_conditions_set(conds, COND_READY, API_COND_TRUE,
+	    "ReconcileSuccess", msg, md->generation, now)) {
+		ctrl_emit(p->cx, c, EVENT_NORMAL, "Ready", msg);
+		changed = true;
+	}
+	return changed;
+}
+
+/* ---- connections and queries --------------------------------------------- */
+
+static void
+got_conn(struct pool_conn *pc, const struct instances_err *err, void *arg)
+{
+	struct cpass *p = arg;
+
+	p->wait = NULL;
+	if (pc == NULL) {
+		if (err->code == INSTANCES_ESECRET)
+			p->reason = "SecretNotFound";
+		else if (err->code == INSTANCES_ETLS)
+			p->reason = "TLSConfigInvalid";
+		cpass_run_failed(p, "connect", err->msg);
+		return;
+	}
+	p->pc = pc;
+	p->next(p);
+}
+
+void
+cpass_with_conn(struct cpass *p, const char *db, void (*next)(struct cpass *))
+{
+	p->next = next;
+	if (p->pc && strcmp0(p->pc_db, db) == 0) {
+		next(p);
+		return;
+	}
+	if (p->pc) {
+		instances_release(p->cx->instances, p->pc, false);
+		p->pc = NULL;
+	}
+	free(p->pc_db);
+	p->pc_db = db ? xstrdup(db) : NULL;
+	p->wait = instances_acquire(p->cx->instances, p->inst_key, db,
+	    got_conn, p);
+}
+
+static void step_done(struct cpass *p);
+
+static void
+drop_conn(struct cpass *p)
+{
+	p->querying = false;
+	if (p->pc) {
+		instances_release(p->cx->instances, p->pc, true);
+		p->pc = NULL;
+	}
+}
+
+static void
+q_done(struct pgconn *conn, const struct pgconn_result *res, void *arg)
+{
+	struct cpass *p = arg;
+	const char *cols[MAX_COLS];
+	char msg[CPASS_MSG_MAX];
+	int i, j, ncols, rc = 0;
+
+	(void)conn;
+	p->querying = false;
+	if (res->err.code != PGCONN_OK) {
+		if (res->err.code != PGCONN_ESERVER)
+			drop_conn(p);
+		if (res->err.sqlstate[0])
+			snprintf(msg, sizeof(msg), "SQLSTATE %s: %s",
+			    res->err.sqlstate, res->err.msg);
+		else
+			snprintf(msg, sizeof(msg), "%s", res->err.msg);
+		cpass_run_failed(p, p->q == CPASS_Q_STEP &&
+		    p->step < p->plan.n && p->plan.v[p->step].desc ?
+		    p->plan.v[p->step].desc : "observe", msg);
+		return;
+	}
+	if (p->q == CPASS_Q_STEP) {
+		step_done(p);
+		return;
+	}
+	ncols = res->ncols < MAX_COLS ? res->ncols : MAX_COLS;
+	for (i = 0; i < res->nrows && rc == 0; i++) {
+		for (j = 0; j < ncols; j++)
+			cols[j] = pgconn_res_value(res, i, j);
+		rc = p->kind->row(p, cols, ncols);
+	}
+	if (rc != 0) {
+		cpass_run_failed(p, "observe",
+		    "unexpected answer from the server");
+		return;
+	}
+	p->kind->answered(p);
+}
+
+void
+cpass_query(struct cpass *p, int q, const char *sql, int nparams,
+    const char *const *params)
+{
+	struct pgconn *conn = pool_conn_get(p->pc);
+
+	p->q = q;
+	p->querying = true;
+	if (pgconn_query(conn, sql, nparams, params, q_done, p) < 0) {
+		drop_conn(p);
+		cpass_run_failed(p, "query", pgconn_error(conn)->msg);
+	}
+}
+
+/* ---- plans --------------------------------------------------------------- */
+
+static int
+q_ident(void *ctx, const char *s, struct buf *out)
+{
+	char err[128], *q = pgconn_escape_identifier(ctx, s, err, sizeof(err));
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	rc = buf_append(out, q, strlen(q));
+	free(q);
+	return rc;
+}
+
+static int
+q_literal(void *ctx, const char *s, struct buf *out)
+{
+	char err[128], *q = pgconn_escape_literal(ctx, s, err, sizeof(err));
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	rc = buf_append(out, q, strlen(q));
+	explicit_bzero(q, strlen(q));	/* may be a password verifier */
+	free(q);
+	return rc;
+}
+
+static void run_step(struct cpass *p);
+
+static void
+exec_step(struct cpass *p)
+{
+	const struct sqlstep *st = &p->plan.v[p->step];
+	struct pgconn *conn = pool_conn_get(p->pc);
+	struct sqlquote q = { conn, q_ident, q_literal };
+	const char *params[MAX_PARAMS];
+	const char *what = st->desc ? st->desc : "step";
+	size_t np;
+	struct buf sql;
+	char err[256];
+
+	buf_init(&sql, 0);
+	np = sqlstep_params(st, params, MAX_PARAMS);
+	if (np > MAX_PARAMS || sqlstep_render(st, &q, &sql, err,
+	    sizeof(err)) < 0) {
+		buf_release_secret(&sql);
+		p->q = CPASS_Q_STEP;
+		cpass_run_failed(p, what, np > MAX_PARAMS ?
+		    "too many parameters" : err);
+		return;
+	}
+	log_debug("running step", "namespace", p->t->namespace, "name",
+	    p->t->name, "step", what);
+	p->q = CPASS_Q_STEP;
+	p->querying = true;
+	if (pgconn_query(conn, buf_cstr(&sql), (int)np, params, q_done,
+	    p) < 0) {
+		buf_release_secret(&sql);
+		drop_conn(p);
+		cpass_run_failed(p, what, pgconn_error(conn)->msg);
+		return;
+	}
+	buf_release_secret(&sql);
+}
+
+static void
+run_step(struct cpass *p)
+{
+	if (p->step >= p->plan.n) {
+		p->kind->executed(p);
+		return;
+	}
+	cpass_with_conn(p, p->plan.v[p->step].database, exec_step);
+}
+
+static void
+step_done(struct cpass *p)
+{
+	const struct sqlstep *st = &p->plan.v[p->step];
+	const struct cobj *c = ctrl_object(p->t);
+	char msg[CPASS_MSG_MAX];
+
+	if (c && st->desc) {
+		if (p->repair) {
+			snprintf(msg, sizeof(msg), "repaired: %s", st->desc);
+			ctrl_emit(p->cx, c, EVENT_NORMAL, "Repaired", msg);
+		} else
+			ctrl_emit(p->cx, c, EVENT_NORMAL, p->deleting ?
+			    "Deleted" : p->exists ? "Updated" : "Created",
+			    st->desc);
+	}
+	p->step++;
+	run_step(p);
+}
+
+void
+cpass_run_plan(struct cpass *p)
+{
+	p->step = 0;
+	run_step(p);
+}
+
+bool
+cpass_apply(struct cpass *p, const struct cobj *c, const char *creating_msg)
+{
+	const struct api_meta *md = cobj_meta(c);
+	const void *was = cpass_cached_status(p, c);
+	const struct api_condition *ready;
+	union status_buf sb;
+	void *st = &sb;
+	int64_t gen;
+
+	if (sqlplan_empty(&p->plan))
+		return false;
+	ready = api_conditions_get(field(was, p->kind->conditions_off),
+	    COND_READY);
+	memcpy(&gen, field(was, p->kind->gen_off), sizeof(gen));
+	p->repair = p->exists && ready && ready->status == API_COND_TRUE &&
+	    gen == md->generation;
+	if (p->repair)
+		log_info("repairing drift", "controller", p->t->def->name,
+		    "namespace", md->ns, "name", md->name, "step",
+		    p->plan.v[0].desc ? p->plan.v[0].desc : "");
+	if (p->exists) {
+		cpass_run_plan(p);
+		return true;
+	}
+	if (p->kind->status_size > sizeof(sb))
+		abort();
+	cpass_status_base(p, st, c);
+	cpass_status_set(p, st, API_PHASE_CREATING, creating_msg);
+	p->after_write = cpass_run_plan;
+	cpass_finish(p, c, st, RRESULT_DONE, 0);
+	api_conditions_release(cpass_conditions(p, st));
+	return true;
+}
+
+/* ---- timeout and instance -------------------------------------------------- */
+
+static void
+pass_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cpass *p = container_of(w, struct cpass, timeout);
+	char msg[64];
+
+	(void)loop;
+	(void)revents;
+	if (p->wait) {
+		instances_cancel(p->wait);
+		p->wait = NULL;
+	}
+	drop_conn(p);
+	if (p->write) {
+		kreq_cancel(p->write);
+		p->write = NULL;
+	}
+	p->after_write = NULL;
+	snprintf(msg, sizeof(msg), "timed out after %.0f s",
+	    CPASS_PASS_TIMEOUT);
+	p->q = 0;
+	cpass_run_failed(p, "reconcile", msg);
+}
+
+const struct api_instance *
+cpass_resolve(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
+    const char *other_engine_block)
+{
+	const struct api_instance *in;
+	struct ctrl_refusal why;
+	char msg[CPASS_MSG_MAX];
+
+	in = ctrl_resolve_instance(p->t, p->kind->kind, ref, cobj_meta(c)->ns,
+	    p->deleting, &why, msg, sizeof(msg));
+	if (in == NULL) {
+		cpass_fail(p, why.phase, why.reason, msg, why.res, why.delay);
+		return NULL;
+	}
+	if (other_engine_block != NULL) {
+		snprintf(msg, sizeof(msg), "%s: must not be set for a %s "
+		    "instance", other_engine_block,
+		    api_engine_names[in->spec.engine]);
+		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
+		    RRESULT_DONE, 0);
+		return NULL;
+	}
+	if (p->cx->instances == NULL) {
+		cpass_run_failed(p, "connect",
+		    "the connection registry is not available");
+		return NULL;
+	}
+	return in;
+}
