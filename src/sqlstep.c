@@ -23,6 +23,35 @@ static const char *const keywords[] = {
 	"TABLE", "SEQUENCE", "FUNCTION", "SCHEMA", "DATABASE",
 };
 
+/* Everything %K may insert in a MySQL plan (see sqlstep.h). */
+static const char *const my_keywords[] = {
+	/* static privileges of both servers */
+	"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "RELOAD",
+	"SHUTDOWN", "PROCESS", "FILE", "REFERENCES", "INDEX", "ALTER",
+	"SHOW DATABASES", "SUPER", "CREATE TEMPORARY TABLES", "LOCK TABLES",
+	"EXECUTE", "REPLICATION SLAVE", "REPLICATION CLIENT", "CREATE VIEW",
+	"SHOW VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "CREATE USER",
+	"EVENT", "TRIGGER", "CREATE TABLESPACE", "CREATE ROLE", "DROP ROLE",
+	"DELETE HISTORY", "ALL PRIVILEGES", "USAGE",
+	/* MariaDB 10.5+: what SUPER was split into */
+	"BINLOG ADMIN", "BINLOG MONITOR", "BINLOG REPLAY", "CONNECTION ADMIN",
+	"FEDERATED ADMIN", "READ_ONLY ADMIN", "REPLICATION MASTER ADMIN",
+	"REPLICA MONITOR", "REPLICATION SLAVE ADMIN", "SET USER",
+	"SLAVE MONITOR",
+	/* MySQL 8 dynamic privileges */
+	"APPLICATION_PASSWORD_ADMIN", "AUDIT_ADMIN", "BACKUP_ADMIN",
+	"BINLOG_ADMIN", "BINLOG_ENCRYPTION_ADMIN", "CONNECTION_ADMIN",
+	"ENCRYPTION_KEY_ADMIN", "FLUSH_OPTIMIZER_COSTS", "FLUSH_STATUS",
+	"FLUSH_TABLES", "FLUSH_USER_RESOURCES", "GROUP_REPLICATION_ADMIN",
+	"INNODB_REDO_LOG_ARCHIVE", "PASSWORDLESS_USER_ADMIN",
+	"PERSIST_RO_VARIABLES_ADMIN", "REPLICATION_APPLIER",
+	"REPLICATION_SLAVE_ADMIN", "RESOURCE_GROUP_ADMIN",
+	"RESOURCE_GROUP_USER", "ROLE_ADMIN", "SERVICE_CONNECTION_ADMIN",
+	"SESSION_VARIABLES_ADMIN", "SET_USER_ID", "SHOW_ROUTINE",
+	"SYSTEM_USER", "SYSTEM_VARIABLES_ADMIN", "TABLE_ENCRYPTION_ADMIN",
+	"XA_RECOVER_ADMIN",
+};
+
 static bool
 is_alpha(int c)
 {
@@ -96,6 +125,65 @@ sqlstep_ident_problem(const char *s)
 	return NULL;
 }
 
+const char *
+sqlstep_my_ident_problem(const char *s)
+{
+	const unsigned char *p;
+	size_t chars = 0;
+
+	if (s == NULL || *s == '\0')
+		return "must not be empty";
+	if (!sqlstep_utf8_ok(s))
+		return "is not valid UTF-8";
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return "must not contain control characters";
+		if (*p >= 0xf0)
+			return "must not contain characters beyond U+FFFF "
+			    "(MySQL refuses them in identifiers)";
+		if ((*p & 0xc0) != 0x80)
+			chars++;
+	}
+	if (chars > SQLSTEP_MY_IDENT_MAX)
+		return "is longer than 64 characters (MySQL's identifier limit)";
+	if (p[-1] == ' ')
+		return "must not end with a space (MySQL refuses it)";
+	return NULL;
+}
+
+static const char *
+ident_problem(enum sqldialect d, const char *s)
+{
+	return d == SQL_DIALECT_MYSQL ? sqlstep_my_ident_problem(s) :
+	    sqlstep_ident_problem(s);
+}
+
+bool
+sqlstep_my_keyword_ok(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(my_keywords); i++)
+		if (strcmp(my_keywords[i], s) == 0)
+			return true;
+	return false;
+}
+
+bool
+sqlstep_charset_ok(const char *s)
+{
+	const char *p;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	for (p = s; *p; p++)
+		if (!is_word((unsigned char)*p))
+			return false;
+	return p - s <= SQLSTEP_MY_IDENT_MAX;
+}
+
 bool
 sqlstep_keyword_ok(const char *s)
 {
@@ -150,18 +238,19 @@ sqlstep_type_ok(const char *s)
 }
 
 static bool
-template_char_ok(int c)
+template_char_ok(int c, enum sqldialect d)
 {
 	return is_word(c) || c == ' ' || c == ',' || c == '(' || c == ')' ||
-	    c == '=' || c == '.' || c == '*' || c == '<' || c == '>';
+	    c == '=' || c == '.' || c == '*' || c == '<' || c == '>' ||
+	    (c == '@' && d == SQL_DIALECT_MYSQL);
 }
 
 static const char *
-arg_problem(enum sqlarg_kind kind, const char *s)
+arg_problem(enum sqlarg_kind kind, const char *s, enum sqldialect d)
 {
 	switch (kind) {
 	case SQLARG_IDENT:
-		return sqlstep_ident_problem(s);
+		return ident_problem(d, s);
 	case SQLARG_LITERAL:
 	case SQLARG_SECRET:
 	case SQLARG_PARAM:
@@ -169,9 +258,15 @@ arg_problem(enum sqlarg_kind kind, const char *s)
 			return "is missing";
 		return sqlstep_utf8_ok(s) ? NULL : "is not valid UTF-8";
 	case SQLARG_KEYWORD:
+		if (d == SQL_DIALECT_MYSQL)
+			return sqlstep_my_keyword_ok(s) ? NULL :
+			    "is not an allowed keyword";
 		return sqlstep_keyword_ok(s) ? NULL : "is not an allowed keyword";
 	case SQLARG_TYPE:
 		return sqlstep_type_ok(s) ? NULL : "is not a plain type name";
+	case SQLARG_CHARSET:
+		return sqlstep_charset_ok(s) ? NULL :
+		    "is not a character set or collation name";
 	case SQLARG_INT:
 	case SQLARG__COUNT:
 		break;
@@ -181,13 +276,20 @@ arg_problem(enum sqlarg_kind kind, const char *s)
 
 static const char *const kind_names[SQLARG__COUNT] = {
 	"identifier", "literal", "secret literal", "parameter", "integer",
-	"keyword", "type name",
+	"keyword", "type name", "character set name",
 };
 
 void
 sqlplan_init(struct sqlplan *p)
 {
 	memset(p, 0, sizeof(*p));
+}
+
+void
+sqlplan_init_dialect(struct sqlplan *p, enum sqldialect d)
+{
+	sqlplan_init(p);
+	p->dialect = d;
 }
 
 static void
@@ -223,8 +325,10 @@ sqlplan_release(struct sqlplan *p)
 void
 sqlplan_clear(struct sqlplan *p)
 {
+	enum sqldialect d = p->dialect;
+
 	sqlplan_release(p);
-	sqlplan_init(p);
+	sqlplan_init_dialect(p, d);
 }
 
 int
@@ -248,7 +352,15 @@ sqlplan_move(struct sqlplan *dst, struct sqlplan *src)
 
 	if (src->failed && !dst->failed)
 		sqlplan_fail(dst, "%s", src->err);
+	if (dst->n == 0 && !dst->failed)
+		dst->dialect = src->dialect;
 	for (i = 0; i < src->n; i++) {
+		if (src->v[i].dialect != dst->dialect) {
+			sqlplan_fail(dst, "internal: a step of another SQL "
+			    "dialect was moved into the plan");
+			step_release(&src->v[i]);
+			continue;
+		}
 		if (dst->n == dst->cap) {
 			dst->cap = dst->cap ? dst->cap * 2 : 8;
 			dst->v = xrealloc(dst->v, dst->cap * sizeof(*dst->v));
@@ -269,7 +381,8 @@ add_arg(struct sqlstep *st, size_t *cap, enum sqlarg_kind kind,
 		st->args = xrealloc(st->args, *cap * sizeof(*st->args));
 	}
 	st->args[st->nargs].kind = kind;
-	st->args[st->nargs].s = xstrdup(s);
+	/* an integer's string is never read: callers may leave it unset */
+	st->args[st->nargs].s = kind == SQLARG_INT ? NULL : xstrdup(s);
 	st->args[st->nargs].i = i;
 	st->nargs++;
 }
@@ -285,13 +398,14 @@ kind_of(char c, enum sqlarg_kind *k)
 	case 'd': *k = SQLARG_INT; return 0;
 	case 'K': *k = SQLARG_KEYWORD; return 0;
 	case 'T': *k = SQLARG_TYPE; return 0;
+	case 'C': *k = SQLARG_CHARSET; return 0;
 	default: return -1;
 	}
 }
 
 /* Checks the constant text; returns NULL or a reason. */
 static const char *
-template_problem(const char *fmt)
+template_problem(const char *fmt, enum sqldialect d)
 {
 	const char *p;
 	enum sqlarg_kind k;
@@ -306,10 +420,14 @@ template_problem(const char *fmt)
 			}
 			if (kind_of(p[1], &k) < 0)
 				return "unknown placeholder";
+			if (d == SQL_DIALECT_MYSQL &&
+			    (k == SQLARG_PARAM || k == SQLARG_TYPE))
+				return "placeholder not available in MySQL "
+				    "statements";
 			p++;
 			continue;
 		}
-		if (!template_char_ok((unsigned char)*p))
+		if (!template_char_ok((unsigned char)*p, d))
 			return "character not allowed in statement text";
 	}
 	return NULL;
@@ -325,12 +443,12 @@ sqlplan_addv(struct sqlplan *p, const char *database, unsigned flags,
 
 	if (p->failed)
 		return NULL;
-	if ((why = template_problem(fmt)) != NULL) {
+	if ((why = template_problem(fmt, p->dialect)) != NULL) {
 		sqlplan_fail(p, "internal: bad statement template \"%s\": %s",
 		    fmt ? fmt : "", why);
 		return NULL;
 	}
-	if (database != NULL && (why = sqlstep_ident_problem(database))) {
+	if (database != NULL && (why = ident_problem(p->dialect, database))) {
 		sqlplan_fail(p, "database name %s", why);
 		return NULL;
 	}
@@ -351,7 +469,7 @@ sqlplan_addv(struct sqlplan *p, const char *database, unsigned flags,
 			return NULL;
 		}
 		a = &args[ai++];
-		if ((why = arg_problem(k, a->s)) != NULL) {
+		if ((why = arg_problem(k, a->s, p->dialect)) != NULL) {
 			bool hide = k == SQLARG_SECRET;
 
 			sqlplan_fail(p, "%s %s%s%s %s", kind_names[k],
@@ -372,6 +490,7 @@ sqlplan_addv(struct sqlplan *p, const char *database, unsigned flags,
 	st.sql = xstrdup(fmt);
 	st.database = xstrdup(database);
 	st.flags = flags;
+	st.dialect = p->dialect;
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 8;
 		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
@@ -393,7 +512,7 @@ sqlplan_add(struct sqlplan *p, const char *database, unsigned flags,
 
 	if (p->failed)
 		return NULL;
-	if ((why = template_problem(fmt)) != NULL) {
+	if ((why = template_problem(fmt, p->dialect)) != NULL) {
 		sqlplan_fail(p, "internal: bad statement template \"%s\": %s",
 		    fmt ? fmt : "", why);
 		return NULL;
@@ -504,6 +623,82 @@ pg_literal(void *ctx, const char *s, struct buf *out)
 
 const struct sqlquote sqlstep_pg_quote = { NULL, pg_ident, pg_literal };
 
+void
+sqlstep_my_quote_ident(struct buf *out, const char *s)
+{
+	int r = buf_putc(out, '`');
+
+	for (; *s && r == 0; s++) {
+		if (*s == '`')
+			r = buf_putc(out, '`');
+		if (r == 0)
+			r = buf_putc(out, *s);
+	}
+	if (r == 0)
+		r = buf_putc(out, '`');
+	(void)r;		/* an uncapped buffer cannot fail */
+}
+
+void
+sqlstep_my_quote_literal(struct buf *out, const char *s)
+{
+	int r = buf_putc(out, '\'');
+
+	for (; *s && r == 0; s++) {
+		switch (*s) {
+		case '\\':
+		case '\'':
+		case '"':
+			r = buf_putc(out, '\\');
+			if (r == 0)
+				r = buf_putc(out, *s);
+			break;
+		case '\n':
+			r = buf_puts(out, "\\n");
+			break;
+		case '\r':
+			r = buf_puts(out, "\\r");
+			break;
+		case '\032':
+			r = buf_puts(out, "\\Z");
+			break;
+		default:
+			r = buf_putc(out, *s);
+			break;
+		}
+	}
+	if (r == 0)
+		r = buf_putc(out, '\'');
+	(void)r;
+}
+
+static int
+my_ident(void *ctx, const char *s, struct buf *out)
+{
+	size_t before = out->len;
+
+	sqlstep_my_quote_ident(out, s);
+	return out->len > before ? 0 : -1;
+}
+
+static int
+my_literal(void *ctx, const char *s, struct buf *out)
+{
+	size_t before = out->len;
+
+	sqlstep_my_quote_literal(out, s);
+	return out->len > before ? 0 : -1;
+}
+
+const struct sqlquote sqlstep_my_quote = { NULL, my_ident, my_literal };
+
+static const struct sqlquote *
+test_quote(const struct sqlstep *st)
+{
+	return st->dialect == SQL_DIALECT_MYSQL ? &sqlstep_my_quote :
+	    &sqlstep_pg_quote;
+}
+
 static int
 redacted_literal(void *ctx, const char *s, struct buf *out)
 {
@@ -519,7 +714,7 @@ render(const struct sqlstep *st, const struct sqlquote *q,
 	size_t ai = 0, np = 0;
 	int r = 0;
 
-	if ((why = template_problem(st->sql)) != NULL) {
+	if ((why = template_problem(st->sql, st->dialect)) != NULL) {
 		snprintf(err, errlen, "statement template: %s", why);
 		return -1;
 	}
@@ -542,7 +737,7 @@ render(const struct sqlstep *st, const struct sqlquote *q,
 			return -1;
 		}
 		a = &st->args[ai++];
-		if ((why = arg_problem(k, a->s)) != NULL) {
+		if ((why = arg_problem(k, a->s, st->dialect)) != NULL) {
 			snprintf(err, errlen, "%s %s", kind_names[k], why);
 			return -1;
 		}
@@ -564,6 +759,7 @@ render(const struct sqlstep *st, const struct sqlquote *q,
 			break;
 		case SQLARG_KEYWORD:
 		case SQLARG_TYPE:
+		case SQLARG_CHARSET:
 			r = buf_puts(out, a->s);
 			break;
 		case SQLARG__COUNT:
@@ -595,7 +791,7 @@ sqlstep_render_test(const struct sqlstep *st)
 	struct buf b = BUF_INIT(0);
 	char err[128];
 
-	if (render(st, &sqlstep_pg_quote, &sqlstep_pg_quote, &b, err,
+	if (render(st, test_quote(st), test_quote(st), &b, err,
 	    sizeof(err)) < 0) {
 		buf_release_secret(&b);
 		return NULL;
@@ -606,12 +802,12 @@ sqlstep_render_test(const struct sqlstep *st)
 char *
 sqlstep_render_redacted(const struct sqlstep *st)
 {
-	static const struct sqlquote redacted = { NULL, pg_ident,
+	struct sqlquote redacted = { NULL, test_quote(st)->ident,
 	    redacted_literal };
 	struct buf b = BUF_INIT(0);
 	char err[128];
 
-	if (render(st, &sqlstep_pg_quote, &redacted, &b, err,
+	if (render(st, test_quote(st), &redacted, &b, err,
 	    sizeof(err)) < 0) {
 		buf_release(&b);
 		return NULL;

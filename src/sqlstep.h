@@ -25,6 +25,8 @@
  *   %d  integer, int, rendered in decimal.
  *   %K  keyword, const char *, from a fixed allow-list (privilege names,
  *       object classes: SELECT, ALL, TABLES, ...); rendered as is.
+ *   %C  character set or collation name, const char * (MySQL plans, see
+ *       Dialects).
  *   %T  type name, const char *, for function signatures: words of
  *       [A-Za-z0-9_] separated by single spaces, optionally qualified
  *       (schema.type), an optional (n) or (n,m) modifier and [] suffixes
@@ -38,6 +40,29 @@
  *
  * Errors are sticky: the first failing sqlplan_add() records a message in
  * the plan and every later add does nothing; check sqlplan_failed() once.
+ *
+ * Dialects. A plan (and every step added to it) belongs to one dialect,
+ * PostgreSQL unless sqlplan_init_dialect() says otherwise. The MySQL
+ * dialect (MySQL 8 and MariaDB, planned by myplan.c) differs as follows:
+ *
+ *   %I  1..64 characters (MySQL's identifier limit counts characters, not
+ *       bytes), valid UTF-8 without characters beyond U+FFFF (MySQL refuses
+ *       supplementary characters in identifiers), no control characters,
+ *       no trailing space. Quoted with backticks, embedded ` doubled
+ *       (sqlstep_my_quote_ident).
+ *   %L  the executor escapes with mysql_real_escape_string on the live
+ *       connection; sqlstep_my_quote_literal() is the same rule without a
+ *       connection (for tests and fixtures).
+ *   %K  checked against the MySQL privilege allow-list (sqlstep_my_keyword_ok
+ *       lists it), not PostgreSQL's.
+ *   %C  a character set or collation name: 1..64 of [A-Za-z0-9_], rendered
+ *       as is. (Also accepted in PostgreSQL plans, where no planner uses it.)
+ *   %P, %T  refused: statements go through the text protocol, and MySQL
+ *       routines are named without argument types.
+ *   The template may also contain '@' (for 'user'@'host' accounts, written
+ *   %L@%L: two literals).
+ *
+ * A step's database is checked with the plan's identifier rule.
  */
 #ifndef DBP_SQLSTEP_H
 #define DBP_SQLSTEP_H
@@ -49,6 +74,13 @@
 #include "util.h"
 
 #define SQLSTEP_IDENT_MAX 63	/* bytes, NAMEDATALEN - 1 */
+#define SQLSTEP_MY_IDENT_MAX 64	/* characters, MySQL's NAME_CHAR_LEN */
+
+enum sqldialect {
+	SQL_DIALECT_PG,		/* PostgreSQL (the default, value 0) */
+	SQL_DIALECT_MYSQL,	/* MySQL 8 and MariaDB */
+	SQL_DIALECT__COUNT
+};
 
 enum sqlarg_kind {
 	SQLARG_IDENT,
@@ -58,6 +90,7 @@ enum sqlarg_kind {
 	SQLARG_INT,
 	SQLARG_KEYWORD,
 	SQLARG_TYPE,
+	SQLARG_CHARSET,		/* %C */
 	SQLARG__COUNT
 };
 
@@ -81,6 +114,7 @@ struct sqlstep {
 	unsigned flags;
 	char *desc;		/* owned; "created role app"; never holds a
 				 * secret; NULL until described */
+	enum sqldialect dialect;	/* the plan's, when added */
 };
 
 struct sqlplan {
@@ -88,12 +122,16 @@ struct sqlplan {
 	size_t n, cap;
 	bool failed;
 	char err[256];
+	enum sqldialect dialect;
 };
 
+/* An empty PostgreSQL plan. */
 void sqlplan_init(struct sqlplan *p);
+/* An empty plan of dialect d. */
+void sqlplan_init_dialect(struct sqlplan *p, enum sqldialect d);
 /* Frees every step (secret arguments are wiped first). */
 void sqlplan_release(struct sqlplan *p);
-/* Releases and initialises again. */
+/* Releases and initialises again (the dialect is kept). */
 void sqlplan_clear(struct sqlplan *p);
 static inline bool sqlplan_failed(const struct sqlplan *p) { return p->failed; }
 static inline bool sqlplan_empty(const struct sqlplan *p) { return p->n == 0; }
@@ -121,7 +159,8 @@ void sqlstep_describe(struct sqlstep *st, const char *fmt, ...)
 /* Marks the plan failed with a message (first one wins). Returns -1. */
 int sqlplan_fail(struct sqlplan *p, const char *fmt, ...) DBP_PRINTF(2, 3);
 /* Moves the steps of src to the end of dst (src is left empty); a failure
- * of src carries over. */
+ * of src carries over. An empty dst that has not failed takes the dialect
+ * of src; otherwise steps of another dialect fail dst. */
 void sqlplan_move(struct sqlplan *dst, struct sqlplan *src);
 
 /*
@@ -130,8 +169,36 @@ void sqlplan_move(struct sqlplan *dst, struct sqlplan *src);
  * identifier limit)") for a message that names the field.
  */
 const char *sqlstep_ident_problem(const char *s);
+/* The same with MySQL's rule (see Dialects), "is longer than 64
+ * characters (MySQL's identifier limit)" and so on. */
+const char *sqlstep_my_ident_problem(const char *s);
 /* True if s is on the keyword allow-list of %K. */
 bool sqlstep_keyword_ok(const char *s);
+/*
+ * True if s is on the MySQL allow-list of %K: the static privileges of
+ * MySQL 8 and MariaDB (SELECT, INSERT, UPDATE, DELETE, CREATE, DROP,
+ * RELOAD, SHUTDOWN, PROCESS, FILE, REFERENCES, INDEX, ALTER, SHOW
+ * DATABASES, SUPER, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE,
+ * REPLICATION SLAVE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE
+ * ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER, CREATE TABLESPACE,
+ * CREATE ROLE, DROP ROLE, DELETE HISTORY, ALL PRIVILEGES, USAGE),
+ * MariaDB's split SUPER privileges (BINLOG ADMIN, BINLOG MONITOR, BINLOG
+ * REPLAY, CONNECTION ADMIN, FEDERATED ADMIN, READ_ONLY ADMIN,
+ * REPLICATION MASTER ADMIN, REPLICA MONITOR, REPLICATION SLAVE ADMIN, SET
+ * USER, SLAVE MONITOR) and a set of MySQL 8 dynamic privileges
+ * (APPLICATION_PASSWORD_ADMIN, AUDIT_ADMIN, BACKUP_ADMIN,
+ * BINLOG_ADMIN, BINLOG_ENCRYPTION_ADMIN, CONNECTION_ADMIN,
+ * ENCRYPTION_KEY_ADMIN, FLUSH_OPTIMIZER_COSTS, FLUSH_STATUS, FLUSH_TABLES,
+ * FLUSH_USER_RESOURCES, GROUP_REPLICATION_ADMIN, INNODB_REDO_LOG_ARCHIVE,
+ * PASSWORDLESS_USER_ADMIN, PERSIST_RO_VARIABLES_ADMIN, REPLICATION_APPLIER,
+ * REPLICATION_SLAVE_ADMIN, RESOURCE_GROUP_ADMIN, RESOURCE_GROUP_USER,
+ * ROLE_ADMIN, SERVICE_CONNECTION_ADMIN, SESSION_VARIABLES_ADMIN,
+ * SET_USER_ID, SHOW_ROUTINE, SYSTEM_USER, SYSTEM_VARIABLES_ADMIN,
+ * TABLE_ENCRYPTION_ADMIN, XA_RECOVER_ADMIN). Exact upper case.
+ */
+bool sqlstep_my_keyword_ok(const char *s);
+/* True if s is a valid %C name: 1..64 of [A-Za-z0-9_]. */
+bool sqlstep_charset_ok(const char *s);
 /* True if s is a valid %T type name. */
 bool sqlstep_type_ok(const char *s);
 /* True if s is valid UTF-8 (NUL-terminated). */
@@ -160,8 +227,16 @@ void sqlstep_quote_ident(struct buf *out, const char *s);
 void sqlstep_quote_literal(struct buf *out, const char *s);
 extern const struct sqlquote sqlstep_pg_quote;
 
-/* The whole statement with sqlstep_pg_quote (for unit tests and fixtures);
- * malloc'ed, or NULL when the step does not render. May hold a secret. */
+/* MySQL's rules: `x` with ` doubled; 'x' with the escapes of
+ * mysql_real_escape_string on a connection without NO_BACKSLASH_ESCAPES
+ * (\ ' " become \\ \' \", newline \n, carriage return \r, Ctrl-Z \Z). */
+void sqlstep_my_quote_ident(struct buf *out, const char *s);
+void sqlstep_my_quote_literal(struct buf *out, const char *s);
+extern const struct sqlquote sqlstep_my_quote;
+
+/* The whole statement with sqlstep_pg_quote or sqlstep_my_quote, after
+ * the step's dialect (for unit tests and fixtures); malloc'ed, or NULL
+ * when the step does not render. May hold a secret. */
 char *sqlstep_render_test(const struct sqlstep *st);
 /* Same, with every %S literal shown as '********': safe for logs. */
 char *sqlstep_render_redacted(const struct sqlstep *st);

@@ -40,7 +40,7 @@ upper_literal(void *ctx, const char *s, struct buf *out)
 int
 main(void)
 {
-	struct sqlplan p, q;
+	struct sqlplan p, q, pg;
 	struct sqlstep *st;
 	struct sqlarg a[4];
 	const char *vals[4];
@@ -221,6 +221,101 @@ main(void)
 	is_int(p.n, 8, "moved one step");
 	is_int(q.n, 0, "source emptied");
 	is_render(&p, 7, "SELECT 1", "moved step renders");
+
+
+	/* the MySQL dialect */
+	sqlplan_init(&pg);
+	buf_init(&b, 0);
+	sqlstep_my_quote_ident(&b, "a`b\"c");
+	is_str(buf_cstr(&b), "`a``b\"c`", "MySQL identifier: backtick doubled");
+	buf_reset(&b);
+	sqlstep_my_quote_literal(&b, "it's \"x\" a\\b\n\r\032");
+	is_str(buf_cstr(&b), "'it\\'s \\\"x\\\" a\\\\b\\n\\r\\Z'",
+	    "MySQL literal: the escapes of mysql_real_escape_string");
+	buf_release(&b);
+	sqlplan_init_dialect(&q, SQL_DIALECT_MYSQL);
+	st = sqlplan_add(&q, NULL, 0, "GRANT %K, %K ON %I.* TO %L@%L",
+	    "SELECT", "CREATE TEMPORARY TABLES", "d`b", "u'x", "%");
+	ok(st != NULL && st->dialect == SQL_DIALECT_MYSQL, "MySQL step");
+	is_render(&q, 0, "GRANT SELECT, CREATE TEMPORARY TABLES ON `d``b`.* TO "
+	    "'u\\'x'@'%'", "MySQL rendering: backticks, escaped literal, @");
+	st = sqlplan_add(&q, NULL, 0, "CREATE DATABASE %I CHARACTER SET %C "
+	    "COLLATE %C", "x", "utf8mb4", "utf8mb4_0900_ai_ci");
+	is_render(&q, 1, "CREATE DATABASE `x` CHARACTER SET utf8mb4 COLLATE "
+	    "utf8mb4_0900_ai_ci", "character set names");
+	st = sqlplan_add(&q, NULL, 0, "ALTER USER %L@%L IDENTIFIED BY %S", "u",
+	    "h", "pw");
+	s = sqlstep_render_redacted(&q.v[2]);
+	is_str(s, "ALTER USER 'u'@'h' IDENTIFIED BY '********'", "MySQL "
+	    "redacted rendering");
+	free(s);
+	ok(!sqlplan_failed(&q), "no failure so far");
+	sqlplan_clear(&q);
+	ok(q.dialect == SQL_DIALECT_MYSQL, "clear keeps the dialect");
+	ok(sqlplan_add(&q, NULL, 0, "CREATE DATABASE %I CHARACTER SET %C", "x",
+	    "utf8; DROP") == NULL && strstr(q.err, "character set"),
+	    "hostile character set refused");
+	sqlplan_clear(&q);
+	ok(sqlplan_add(&q, NULL, 0, "GRANT %K ON x TO y", "TEMPORARY") == NULL,
+	    "PostgreSQL keyword refused in a MySQL plan");
+	sqlplan_clear(&q);
+	ok(sqlplan_add(&q, NULL, 0, "GRANT %K ON x TO y", "SHOW VIEW") != NULL,
+	    "MySQL keyword accepted");
+	sqlplan_clear(&q);
+	ok(sqlplan_add(&pg, NULL, 0, "GRANT %K ON x TO y", "SHOW VIEW") == NULL,
+	    "MySQL keyword refused in a PostgreSQL plan");
+	ok(sqlstep_my_keyword_ok("BACKUP_ADMIN") &&
+	    !sqlstep_my_keyword_ok("show view"), "MySQL allow-list is exact");
+	sqlplan_clear(&pg);
+	ok(sqlplan_add(&q, NULL, 0, "SELECT %P", "x") == NULL &&
+	    sqlplan_add(&q, NULL, 0, "SELECT %T", "int") == NULL,
+	    "no %P or %T in MySQL statements");
+	sqlplan_clear(&q);
+	ok(sqlplan_add(&pg, NULL, 0, "SELECT %L@%L", "a", "b") == NULL,
+	    "@ refused in PostgreSQL statements");
+	sqlplan_clear(&pg);
+	memset(long64, 'a', 64);
+	long64[64] = '\0';
+	ok(sqlplan_add(&q, NULL, 0, "CREATE DATABASE %I", long64) != NULL,
+	    "64-character MySQL identifier accepted");
+	{
+		char long65[66];
+
+		memset(long65, 'a', 65);
+		long65[65] = '\0';
+		ok(sqlplan_add(&q, NULL, 0, "CREATE DATABASE %I", long65) == NULL &&
+		    strstr(q.err, "64 characters"), "65 characters refused");
+	}
+	sqlplan_clear(&q);
+	ok(sqlplan_add(&q, NULL, 0, "CREATE DATABASE %I", "a ") == NULL,
+	    "trailing space refused");
+	sqlplan_clear(&q);
+	ok(sqlplan_add(&q, NULL, 0, "CREATE DATABASE %I",
+	    "\xf0\x9f\x98\x80") == NULL, "character beyond U+FFFF refused");
+	sqlplan_clear(&q);
+	ok(sqlstep_my_ident_problem("a\tb") != NULL, "control character "
+	    "refused");
+	/* moving steps between dialects */
+	sqlplan_add(&q, NULL, 0, "SELECT 1");
+	{
+		struct sqlplan e;
+
+		sqlplan_init(&e);
+		sqlplan_move(&e, &q);
+		ok(!e.failed && e.dialect == SQL_DIALECT_MYSQL && e.n == 1,
+		    "an empty plan takes the dialect of what is moved in");
+		sqlplan_release(&e);
+		sqlplan_add(&q, NULL, 0, "SELECT 1");
+		sqlplan_init(&e);
+		sqlplan_add(&e, NULL, 0, "SELECT 2");
+		sqlplan_move(&e, &q);
+		ok(e.failed && e.n == 1, "a step of another dialect fails the "
+		    "plan");
+		sqlplan_release(&e);
+	}
+	sqlplan_release(&pg);
+	sqlplan_clear(&q);
+	sqlplan_init(&q);
 
 	/* a tampered step fails to render */
 	free(p.v[0].args[0].s);
