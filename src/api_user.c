@@ -8,6 +8,8 @@
 
 #include "api_common.h"
 #include "api_user.h"
+#include "cron.h"
+#include "duration.h"
 
 #define USER_PHASES ((1u << API_PHASE_PENDING) | (1u << API_PHASE_CREATING) | \
 	(1u << API_PHASE_READY) | (1u << API_PHASE_FAILED) | \
@@ -91,6 +93,40 @@ parse_mysql(struct api_pc *pc, yajl_val spec, struct api_my_user *my)
 	api_pc_pop(pc, mark);
 }
 
+/* passwordRotation: a schedule and a maximum age that parse, and only
+ * for passwords dbprovd generates. */
+static void
+check_rotation(struct api_pc *pc, const struct api_user_spec *s)
+{
+	const struct api_password_rotation *r = &s->password_rotation;
+	char err[200];
+	struct cron cr;
+	int64_t ns;
+
+	if (!r->set)
+		return;
+	if (r->schedule && *r->schedule &&
+	    cron_parse(r->schedule, &cr, err, sizeof(err)) < 0)
+		api_pc_err(pc, "passwordRotation.schedule", "%s", err);
+	if (r->max_age && *r->max_age) {
+		if (duration_parse_days(r->max_age, &ns, err, sizeof(err)) < 0)
+			api_pc_err(pc, "passwordRotation.maxAge", "%s", err);
+		else if (ns < (int64_t)3600 * 1000000000)
+			api_pc_err(pc, "passwordRotation.maxAge",
+			    "must be at least 1h");
+	}
+	if (!r->enabled)
+		return;
+	if ((r->schedule == NULL || !*r->schedule) &&
+	    (r->max_age == NULL || !*r->max_age))
+		api_pc_err(pc, "passwordRotation.enabled", "true needs "
+		    "passwordRotation.schedule or passwordRotation.maxAge");
+	if (s->existing_password_secret.set)
+		api_pc_err(pc, "passwordRotation.enabled", "a password read "
+		    "from spec.existingPasswordSecret is rotated by whoever "
+		    "writes that Secret, not by dbprovd");
+}
+
 static void
 parse_spec(struct api_pc *pc, yajl_val v, struct api_user_spec *s)
 {
@@ -109,6 +145,7 @@ parse_spec(struct api_pc *pc, yajl_val v, struct api_user_spec *s)
 	    !s->existing_password_secret.set)
 		api_pc_err(pc, "passwordSecret.generate", "false requires "
 		    "spec.existingPasswordSecret (no other password source)");
+	check_rotation(pc, s);
 	api_pc_pop(pc, mark);
 }
 

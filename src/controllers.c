@@ -255,9 +255,10 @@ ctrl_validate(struct rtask *t)
 	api_conditions_release(&conds);
 }
 
-/* DatabaseInstance (ctrl_instance.c), Database (ctrl_database.c) and
- * DatabaseRole (ctrl_role.c) have their own reconcile (which validates first too); the other kinds only
- * validate for now. */
+/* DatabaseInstance (ctrl_instance.c), Database (ctrl_database.c),
+ * DatabaseUser (ctrl_user.c) and DatabaseRole (ctrl_role.c) have their own
+ * reconcile (which validates first too); the other kinds only validate
+ * for now. */
 static void
 c_reconcile(struct rtask *t)
 {
@@ -269,6 +270,8 @@ c_reconcile(struct rtask *t)
 		ctrl_database_reconcile(t);
 	else if (cx->ops->kind == API_ROLE)
 		ctrl_role_reconcile(t);
+	else if (cx->ops->kind == API_USER)
+		ctrl_user_reconcile(t);
 	else
 		ctrl_validate(t);
 }
@@ -284,6 +287,8 @@ c_abort(struct rtask *t)
 		ctrl_database_abort(t);
 	else if (cx->ops->kind == API_ROLE)
 		ctrl_role_abort(t);
+	else if (cx->ops->kind == API_USER)
+		ctrl_user_abort(t);
 	/* The others end with their status write, which is short. */
 }
 

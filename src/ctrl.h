@@ -123,6 +123,22 @@ void ctrl_database_abort(struct rtask *t);
 void ctrl_role_reconcile(struct rtask *t);
 void ctrl_role_abort(struct rtask *t);
 
+/* The observation of a PostgreSQL role named p->name (ctrl_role.c), for
+ * DatabaseRole and DatabaseUser: ctrl_pgrole_observe() starts it on the
+ * admin database; the kind's row() and answered() hooks hand over to
+ * ctrl_pgrole_row() and ctrl_pgrole_answered(), which returns true once
+ * everything is observed (PGQ_ROLE_DEPS too when p->deleting). */
+struct cpass;
+struct pg_obs_role;
+void ctrl_pgrole_observe(struct cpass *p, struct pg_obs_role *o);
+int ctrl_pgrole_row(struct cpass *p, struct pg_obs_role *o,
+    const char *const *cols, int ncols);
+bool ctrl_pgrole_answered(struct cpass *p, struct pg_obs_role *o);
+
+/* DatabaseUser (ctrl_user.c). */
+void ctrl_user_reconcile(struct rtask *t);
+void ctrl_user_abort(struct rtask *t);
+
 /* Objects of the kinds that name an instance (Database, DatabaseUser,
  * DatabaseRole) that point at ns/name: calls fn for each. */
 void ctrl_instance_dependents(struct mgr *m, const char *ns,

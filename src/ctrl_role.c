@@ -65,7 +65,9 @@ typed(const struct cobj *c)
 
 /* ---- observing --------------------------------------------------------------- */
 
-static void plan_stage(struct rrun *r);
+/* The observation of a role, shared with the DatabaseUser controller:
+ * PGQ_SERVER, PGQ_ROLE, then (when it exists) PGQ_MEMBER_OF and
+ * PGQ_ROLE_CONFIG, and PGQ_ROLE_DEPS when deleting. */
 
 static void
 obs_server(struct cpass *p)
@@ -73,64 +75,80 @@ obs_server(struct cpass *p)
 	cpass_query(p, Q_SERVER, PGQ_SERVER, 0, NULL);
 }
 
+void
+ctrl_pgrole_observe(struct cpass *p, struct pg_obs_role *o)
+{
+	pg_obs_role_release(o);
+	pg_obs_role_init(o);
+	cpass_with_conn(p, NULL, obs_server);
+}
+
+int
+ctrl_pgrole_row(struct cpass *p, struct pg_obs_role *o,
+    const char *const *cols, int ncols)
+{
+	switch (p->q) {
+	case Q_SERVER:
+		return pg_obs_server_row(&o->server, cols, ncols);
+	case Q_ROLE:
+		return pg_obs_role_row(o, cols, ncols);
+	case Q_MEMBER:
+		return pg_obs_member_row(&o->member_of, cols, ncols);
+	case Q_CONFIG:
+		return pg_obs_role_config_row(o, cols, ncols);
+	case Q_DEPS:
+		return pg_obs_role_dep_row(o, cols, ncols);
+	}
+	return -1;
+}
+
+bool
+ctrl_pgrole_answered(struct cpass *p, struct pg_obs_role *o)
+{
+	const char *param[1] = { p->name };
+
+	switch (p->q) {
+	case Q_SERVER:
+		cpass_query(p, Q_ROLE, PGQ_ROLE, 1, param);
+		return false;
+	case Q_ROLE:
+		if (!o->exists)
+			return true;
+		cpass_query(p, Q_MEMBER, PGQ_MEMBER_OF, 1, param);
+		return false;
+	case Q_MEMBER:
+		cpass_query(p, Q_CONFIG, PGQ_ROLE_CONFIG, 1, param);
+		return false;
+	case Q_CONFIG:
+		if (!p->deleting)
+			return true;
+		cpass_query(p, Q_DEPS, PGQ_ROLE_DEPS, 1, param);
+		return false;
+	}
+	return true;
+}
+
+static void plan_stage(struct rrun *r);
+
 static void
 observe(struct rrun *r)
 {
-	pg_obs_role_release(&r->obs);
-	pg_obs_role_init(&r->obs);
-	cpass_with_conn(&r->p, NULL, obs_server);
+	ctrl_pgrole_observe(&r->p, &r->obs);
 }
 
 static int
 row(struct cpass *p, const char *const *cols, int ncols)
 {
-	struct rrun *r = (struct rrun *)p;
-
-	switch (p->q) {
-	case Q_SERVER:
-		return pg_obs_server_row(&r->obs.server, cols, ncols);
-	case Q_ROLE:
-		return pg_obs_role_row(&r->obs, cols, ncols);
-	case Q_MEMBER:
-		return pg_obs_member_row(&r->obs.member_of, cols, ncols);
-	case Q_CONFIG:
-		return pg_obs_role_config_row(&r->obs, cols, ncols);
-	case Q_DEPS:
-		return pg_obs_role_dep_row(&r->obs, cols, ncols);
-	}
-	return -1;
+	return ctrl_pgrole_row(p, &((struct rrun *)p)->obs, cols, ncols);
 }
 
 static void
 answered(struct cpass *p)
 {
 	struct rrun *r = (struct rrun *)p;
-	const char *param[1] = { p->name };
 
-	switch (p->q) {
-	case Q_SERVER:
-		cpass_query(p, Q_ROLE, PGQ_ROLE, 1, param);
-		break;
-	case Q_ROLE:
-		if (!r->obs.exists) {
-			plan_stage(r);
-			break;
-		}
-		cpass_query(p, Q_MEMBER, PGQ_MEMBER_OF, 1, param);
-		break;
-	case Q_MEMBER:
-		cpass_query(p, Q_CONFIG, PGQ_ROLE_CONFIG, 1, param);
-		break;
-	case Q_CONFIG:
-		if (p->deleting)
-			cpass_query(p, Q_DEPS, PGQ_ROLE_DEPS, 1, param);
-		else
-			plan_stage(r);
-		break;
-	default:
+	if (ctrl_pgrole_answered(p, &r->obs))
 		plan_stage(r);
-		break;
-	}
 }
 
 /* ---- the pass -------------------------------------------------------------------- */

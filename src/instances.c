@@ -490,6 +490,12 @@ instances_pool(struct instances *r)
 	return r->pool;
 }
 
+struct ksecret_cache *
+instances_secrets(struct instances *r)
+{
+	return r->secrets;
+}
+
 struct instances *
 instances_new(struct ev_loop *loop, struct khttp *http,
     instances_lookup_fn lookup, void *lookup_arg, char *err, size_t errlen)

@@ -43,6 +43,7 @@
 struct api_instance;
 struct khttp;
 struct instances;
+struct ksecret_cache;
 struct instances_wait;
 struct pool;
 struct pool_conn;
@@ -109,5 +110,7 @@ void instances_close_idle(struct instances *r, const char *inst_key);
 
 /* The shared pool (stats, tests). */
 struct pool *instances_pool(struct instances *r);
+/* The Secret reader the registry uses (shared with the controllers). */
+struct ksecret_cache *instances_secrets(struct instances *r);
 
 #endif

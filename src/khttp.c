@@ -374,6 +374,8 @@ void
 kreq_set_body(struct kreq *r, const char *content_type, const char *body,
     size_t len)
 {
+	if (r->req_body)
+		secure_zero(r->req_body, r->req_body_len);
 	free(r->req_body);
 	r->req_body = xstrndup(body, len);
 	r->req_body_len = len;
@@ -434,7 +436,11 @@ kreq_free(struct kreq *r)
 	/* The caller has taken r off the live list or the graveyard. */
 	kreq_detach_easy(r);
 	ev_timer_stop(c->loop, &r->retry_timer);
-	buf_release(&r->body);
+	/* Bodies may carry Secret data (credentials Secrets written, Secrets
+	 * read): wiped, not just freed. */
+	buf_release_secret(&r->body);
+	if (r->req_body)
+		secure_zero(r->req_body, r->req_body_len);
 	free(r->req_body);
 	free(r->path);
 	free(r);

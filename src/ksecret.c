@@ -68,6 +68,36 @@ b64val(unsigned char c)
 }
 
 char *
+ksecret_b64encode(const void *in, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = in;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		*o++ = tab[p[i] >> 2];
+		*o++ = tab[(p[i] & 3) << 4 | p[i + 1] >> 4];
+		*o++ = tab[(p[i + 1] & 15) << 2 | p[i + 2] >> 6];
+		*o++ = tab[p[i + 2] & 63];
+	}
+	if (i < n) {
+		*o++ = tab[p[i] >> 2];
+		if (i + 1 < n) {
+			*o++ = tab[(p[i] & 3) << 4 | p[i + 1] >> 4];
+			*o++ = tab[(p[i + 1] & 15) << 2];
+		} else {
+			*o++ = tab[(p[i] & 3) << 4];
+			*o++ = '=';
+		}
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
 ksecret_b64decode(const char *in, size_t inlen, size_t *outlen)
 {
 	unsigned char *out;

@@ -82,6 +82,9 @@ const char *ksecret_resource_version(const struct ksecret *s);
 /* Pure: decodes standard base64 (with padding, no line breaks) into a
  * malloc'ed buffer (NUL-terminated); NULL when the text is not base64. */
 char *ksecret_b64decode(const char *in, size_t inlen, size_t *outlen);
+/* Pure: standard base64 with padding of n bytes, malloc'ed and
+ * NUL-terminated (free with free_secret() when it encodes a secret). */
+char *ksecret_b64encode(const void *in, size_t n);
 
 /* Entries cached and reads in flight (tests). */
 size_t ksecret_cached(const struct ksecret_cache *c);

@@ -1224,6 +1224,30 @@ pgconn_escape_literal(struct pgconn *c, const char *s, char *err,
 	return escape(c, s, false, err, errlen);
 }
 
+char *
+pgconn_encrypt_password(struct pgconn *c, const char *user,
+    const char *password, char *err, size_t errlen)
+{
+	char *e, *out;
+
+	if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK ||
+	    c->state < PGCONN_READY || c->state > PGCONN_BUSY) {
+		snprintf(err, errlen, "encrypt password: not connected");
+		return NULL;
+	}
+	/* With the algorithm named, libpq computes the verifier locally
+	 * (no query to read password_encryption). */
+	e = PQencryptPasswordConn(c->pg, password, user, "scram-sha-256");
+	if (e == NULL) {
+		pgconn_one_line(err, errlen, PQerrorMessage(c->pg));
+		return NULL;
+	}
+	out = xstrdup(e);
+	secure_zero(e, strlen(e));
+	PQfreemem(e);
+	return out;
+}
+
 /* ---- pool glue ----------------------------------------------------------- */
 
 static void

@@ -233,6 +233,13 @@ char *pgconn_escape_identifier(struct pgconn *c, const char *s, char *err,
 char *pgconn_escape_literal(struct pgconn *c, const char *s, char *err,
     size_t errlen) DBP_MUSTCHECK;
 
+/* The SCRAM-SHA-256 verifier of password for role user, computed here
+ * (PQencryptPasswordConn with the algorithm named: no query, no round
+ * trip), so that the plaintext never reaches the server. Malloc'ed; free
+ * with free_secret(). NULL with a message in err when not connected. */
+char *pgconn_encrypt_password(struct pgconn *c, const char *user,
+    const char *password, char *err, size_t errlen) DBP_MUSTCHECK;
+
 /* Pool glue (pool.h): connections of a struct pool are pgconns made with
  * these operations; ops_arg of pool_new() is the struct resolver *. */
 struct pool_ops;

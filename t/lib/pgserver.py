@@ -241,6 +241,19 @@ class PgServer:
                     '-c', query], env=env)
         return [line.split('\x1f') for line in out.splitlines() if line != '']
 
+    def login(self, user, password, db='postgres'):
+        """True if user can log in with password over TCP (scram-sha-256
+        in pg_hba); the password travels in the environment."""
+        env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT='10',
+                   PGSSLMODE='disable')
+        try:
+            out = _run([os.path.join(self.bindir, 'psql'), '-X', '-q', '-A', '-t', '-w',
+                        '-h', '127.0.0.1', '-p', str(self.port), '-U', user, '-d', db,
+                        '-c', 'SELECT current_user'], env=env)
+        except Exception:
+            return False
+        return out.strip() == user
+
     def value(self, query, db='postgres'):
         rows = self.sql(query, db)
         return rows[0][0] if rows else None

@@ -1,4 +1,5 @@
 #include "config.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ksecret.h"
@@ -19,9 +20,31 @@ dec(const char *in, const char *want, size_t wantlen, const char *name)
 	free(out);
 }
 
+static void
+enc(const char *in, size_t n, const char *want, const char *name)
+{
+	char *out = ksecret_b64encode(in, n);
+	size_t m = 0;
+	char *back = ksecret_b64decode(out, strlen(out), &m);
+	char t[128];
+
+	snprintf(t, sizeof(t), "encode: %s", name);
+	ok(strcmp(out, want) == 0, t);
+	snprintf(t, sizeof(t), "encode then decode: %s", name);
+	ok(back != NULL && m == n && memcmp(back, in, n) == 0, t);
+	free(out);
+	free(back);
+}
+
 int
 main(void)
 {
+	enc("", 0, "", "empty");
+	enc("p", 1, "cA==", "one byte");
+	enc("pa", 2, "cGE=", "two bytes");
+	enc("pass", 4, "cGFzcw==", "four bytes");
+	enc("passwd", 6, "cGFzc3dk", "six bytes");
+	enc("\0\xff\xfe", 3, "AP/+", "binary, the last two characters of the alphabet");
 	dec("", "", 0, "empty");
 	dec("cGFzcw==", "pass", 4, "two padding characters");
 	dec("cGFzc3c=", "passw", 5, "one padding character");
