@@ -256,7 +256,8 @@ ctrl_validate(struct rtask *t)
 }
 
 /* DatabaseInstance (ctrl_instance.c), Database (ctrl_database.c),
- * DatabaseUser (ctrl_user.c) and DatabaseRole (ctrl_role.c) have their own
+ * DatabaseUser (ctrl_user.c), DatabaseRole (ctrl_role.c) and
+ * DatabaseGrant (ctrl_grant.c) have their own
  * reconcile (which validates first too); the other kinds only validate
  * for now. */
 static void
@@ -272,6 +273,8 @@ c_reconcile(struct rtask *t)
 		ctrl_role_reconcile(t);
 	else if (cx->ops->kind == API_USER)
 		ctrl_user_reconcile(t);
+	else if (cx->ops->kind == API_GRANT)
+		ctrl_grant_reconcile(t);
 	else
 		ctrl_validate(t);
 }
@@ -289,6 +292,8 @@ c_abort(struct rtask *t)
 		ctrl_role_abort(t);
 	else if (cx->ops->kind == API_USER)
 		ctrl_user_abort(t);
+	else if (cx->ops->kind == API_GRANT)
+		ctrl_grant_abort(t);
 	/* The others end with their status write, which is short. */
 }
 

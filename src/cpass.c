@@ -86,6 +86,7 @@ cpass_free(struct cpass *p)
 	free(p->inst_key);
 	free(p->name);
 	free(p->pc_db);
+	free(p->rv);
 	free(p);
 }
 
@@ -97,6 +98,12 @@ cpass_end(struct cpass *p, enum rresult res, double delay)
 	t->priv = NULL;
 	cpass_free(p);
 	rtask_done(t, res, delay);
+}
+
+void
+cpass_end_recorded(struct cpass *p)
+{
+	cpass_end(p, p->res, p->delay);
 }
 
 void
@@ -253,7 +260,8 @@ cpass_finish(struct cpass *p, const struct cobj *c, const void *st,
 	jw_obj_open(&w);
 	jw_key(&w, "metadata");
 	jw_obj_open(&w);
-	jw_kstr(&w, "resourceVersion", cobj_meta(c)->resource_version);
+	jw_kstr(&w, "resourceVersion", p->rv ? p->rv :
+	    cobj_meta(c)->resource_version);
 	jw_obj_close(&w);
 	jw_key(&w, "status");
 	p->kind->status_write(&w, st);
@@ -356,6 +364,65 @@ cpass_ready(struct cpass *p, const struct cobj *c, void *st, bool synced)
 		changed = true;
 	}
 	return changed;
+}
+
+static void
+annotated(struct kreq *req, void *arg)
+{
+	struct cpass *p = arg;
+	void (*next)(struct cpass *) = p->after_write;
+	char err[512];
+	yajl_val doc;
+	const char *rv;
+
+	p->write = NULL;
+	p->after_write = NULL;
+	if (kwrite_classify(req) != KW_OK) {
+		kwrite_error_text(req, err, sizeof(err));
+		p->q = 0;
+		cpass_run_failed(p, "annotate the object", err);
+		return;
+	}
+	doc = json_parse(buf_cstr(&req->body), req->body.len, err,
+	    sizeof(err));
+	rv = json_gets(doc, "metadata/resourceVersion");
+	if (rv && *rv) {
+		free(p->rv);
+		p->rv = xstrdup(rv);
+	}
+	if (doc)
+		yajl_tree_free(doc);
+	next(p);
+}
+
+void
+cpass_annotate(struct cpass *p, const char *key, const char *value,
+    void (*next)(struct cpass *p))
+{
+	struct rtask *t = p->t;
+	struct kres kr;
+	struct jw w;
+	char *patch;
+
+	jw_init(&w);
+	jw_obj_open(&w);
+	jw_key(&w, "metadata");
+	jw_obj_open(&w);
+	jw_key(&w, "annotations");
+	jw_obj_open(&w);
+	jw_kstr(&w, key, value);
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	patch = jw_finish(&w, NULL);
+	memset(&kr, 0, sizeof(kr));
+	kr.group_path = t->def->group_path;
+	kr.resource = t->def->resource;
+	kr.namespaced = true;
+	p->after_write = next;
+	p->write = kobj_merge_patch(mgr_http(t->mgr), &kr, t->namespace,
+	    t->name, NULL, patch, annotated, p);
+	free(patch);
 }
 
 /* ---- connections and queries --------------------------------------------- */

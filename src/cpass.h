@@ -115,6 +115,12 @@ struct cpass {
 	size_t step;
 	enum rresult res;
 	double delay;
+	/* The object's resourceVersion after our own metadata write in this
+	 * pass (cpass_annotate), for the status write's precondition; NULL
+	 * = the cached one. */
+	char *rv;
+	/* The state of a shared observer (ctrl_pggrants_observe()). */
+	void *observer;
 };
 
 /* Allocates the kind's run structure (size bytes, starting with a struct
@@ -125,6 +131,15 @@ void *cpass_new(struct rtask *t, const struct cpass_kind *kind, size_t size,
     const struct cobj *c, const struct api_ref *ref, const char *name);
 /* Frees the run and ends the task. */
 void cpass_end(struct cpass *p, enum rresult res, double delay);
+/* The same with the outcome cpass_finish() recorded (an after_write
+ * hook's last step). */
+void cpass_end_recorded(struct cpass *p);
+/* Sets (value non-NULL) or removes the annotation key on the object with
+ * a merge patch, remembers the new resourceVersion in p->rv, then runs
+ * next; a failed write fails the pass. Annotations hold what a pass must
+ * remember across passes and restarts (never a secret). */
+void cpass_annotate(struct cpass *p, const char *key, const char *value,
+    void (*next)(struct cpass *p));
 /* The abort hook of a controller: ends a pass in flight. */
 void cpass_abort(struct rtask *t);
 

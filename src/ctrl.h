@@ -14,6 +14,7 @@
 #include "events.h"
 #include "kwrite.h"
 #include "mgr.h"
+#include "pgplan.h"
 
 struct instances;
 struct mgr;
@@ -134,6 +135,44 @@ void ctrl_pgrole_observe(struct cpass *p, struct pg_obs_role *o);
 int ctrl_pgrole_row(struct cpass *p, struct pg_obs_role *o,
     const char *const *cols, int ncols);
 bool ctrl_pgrole_answered(struct cpass *p, struct pg_obs_role *o);
+
+/* The observation of what a grantee holds (ctrl_grant.c), shared by
+ * DatabaseGrant and DatabaseRole: the server, whether the grantee exists,
+ * its memberships, and in every database of dbs ("" = the admin
+ * database) its privileges, the object counts per schema and the default
+ * ACLs. The kind's row()/answered() hooks hand over as for
+ * ctrl_pgrole_*. */
+struct ctrl_pggrants {
+	struct pg_obs_grants obs;
+	struct pg_obs_role role;	/* PGQ_ROLE of the grantee */
+	struct api_strv dbs;		/* to observe (the caller fills it) */
+	size_t next_db;
+	struct pg_obs_grants_db *cur;
+	char *grantee;
+};
+void ctrl_pggrants_init(struct ctrl_pggrants *g);
+void ctrl_pggrants_release(struct ctrl_pggrants *g);
+void ctrl_pggrants_observe(struct cpass *p, struct ctrl_pggrants *g,
+    const char *grantee);
+int ctrl_pggrants_row(struct cpass *p, struct ctrl_pggrants *g,
+    const char *const *cols, int ncols);
+bool ctrl_pggrants_answered(struct cpass *p, struct ctrl_pggrants *g);
+/* The applied set recorded on an object (annotation
+ * dbops.dbprovision.io/applied-privileges; absent = empty). */
+int ctrl_pggrants_read(const struct api_meta *md, struct pg_privset *prev,
+    char *err, size_t errlen);
+/* The set as recorded (malloc'ed JSON, "[]" when empty). */
+char *ctrl_pggrants_json(const struct pg_privset *s);
+/* True when the object records exactly json. */
+bool ctrl_pggrants_recorded(const struct api_meta *md, const char *json);
+/* Records json on the object (removes the annotation for "[]"), then
+ * runs next. */
+void ctrl_pggrants_record(struct cpass *p, const char *json,
+    void (*next)(struct cpass *p));
+
+/* DatabaseGrant (ctrl_grant.c). */
+void ctrl_grant_reconcile(struct rtask *t);
+void ctrl_grant_abort(struct rtask *t);
 
 /* DatabaseUser (ctrl_user.c). */
 void ctrl_user_reconcile(struct rtask *t);

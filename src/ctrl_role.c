@@ -24,9 +24,12 @@
  *                     when it differs from the cache.
  *
  * Steps run on an existing role whose generation was already reconciled
- * are drift repairs: event "Repaired". spec.postgres.grants are not
- * applied yet: Synced=False GrantsNotImplemented and a Warning event say
- * so (Ready=True: the role itself is reconciled).
+ * are drift repairs: event "Repaired". Then, as a second stage,
+ * spec.postgres.grants exactly as DatabaseGrant applies privileges
+ * (ctrl_grant.c): observed, planned against the set recorded in the
+ * annotation dbops.dbprovision.io/applied-privileges, widened record
+ * first, revokes of what the spec no longer lists. On deletion DROP OWNED
+ * takes the privileges with the role.
  */
 #include "config.h"
 
@@ -46,15 +49,18 @@
 #include "pgplan.h"
 #include "sqlstep.h"
 
-#define COND_SYNCED	"Synced"
-#define MSG_GRANTS	"spec.postgres.grants are not applied yet by this " \
-	"version; the role itself is in sync"
 
 enum qkind { Q_SERVER, Q_ROLE, Q_MEMBER, Q_CONFIG, Q_DEPS };
 
 struct rrun {
 	struct cpass p;		/* first: the runner's part */
 	struct pg_obs_role obs;
+	/* The second stage: spec.postgres.grants, as DatabaseGrant does. */
+	bool granting;
+	struct ctrl_pggrants g;
+	struct pg_privset prev;		/* recorded on the object */
+	struct pg_privset applied;
+	char *final;
 };
 
 static const struct api_role *
@@ -136,10 +142,16 @@ observe(struct rrun *r)
 	ctrl_pgrole_observe(&r->p, &r->obs);
 }
 
+static void grants_plan(struct rrun *r);
+
 static int
 row(struct cpass *p, const char *const *cols, int ncols)
 {
-	return ctrl_pgrole_row(p, &((struct rrun *)p)->obs, cols, ncols);
+	struct rrun *r = (struct rrun *)p;
+
+	if (r->granting)
+		return ctrl_pggrants_row(p, &r->g, cols, ncols);
+	return ctrl_pgrole_row(p, &r->obs, cols, ncols);
 }
 
 static void
@@ -147,6 +159,11 @@ answered(struct cpass *p)
 {
 	struct rrun *r = (struct rrun *)p;
 
+	if (r->granting) {
+		if (ctrl_pggrants_answered(p, &r->g))
+			grants_plan(r);
+		return;
+	}
 	if (ctrl_pgrole_answered(p, &r->obs))
 		plan_stage(r);
 }
@@ -158,6 +175,20 @@ metric(struct cpass *p, enum metrics_op op, bool ok)
 {
 	metrics_role_operation(op, api_engine_names[API_ENGINE_POSTGRES], ok,
 	    p->t->namespace);
+}
+
+static void
+record_final(struct cpass *p)
+{
+	struct rrun *r = (struct rrun *)p;
+	const struct cobj *c = ctrl_object(p->t);
+
+	if (c == NULL || r->final == NULL ||
+	    ctrl_pggrants_recorded(cobj_meta(c), r->final)) {
+		cpass_end_recorded(p);
+		return;
+	}
+	ctrl_pggrants_record(p, r->final, cpass_end_recorded);
 }
 
 static void
@@ -184,18 +215,88 @@ success_status(struct rrun *r)
 	st.role.name = r->p.name;
 	if (r->p.created || st.role.created_at == 0)
 		st.role.created_at = now;
-	if (typed(c)->spec.postgres.grants.n > 0) {
-		/* Not applied yet: say so rather than claim a full sync. */
-		if (api_conditions_set(&st.conditions, COND_SYNCED,
-		    API_COND_FALSE, "GrantsNotImplemented", MSG_GRANTS,
-		    md->generation, now))
-			ctrl_emit(r->p.cx, c, EVENT_WARNING,
-			    "GrantsNotImplemented", MSG_GRANTS);
-		cpass_ready(&r->p, c, &st, false);
-	} else
-		cpass_ready(&r->p, c, &st, true);
+	cpass_ready(&r->p, c, &st, true);
+	r->final = ctrl_pggrants_json(&r->applied);
+	r->p.after_write = record_final;
 	cpass_finish(&r->p, c, &st, RRESULT_REQUEUE, CPASS_RESYNC);
 	api_conditions_release(&st.conditions);
+}
+
+/* ---- the grants stage ----------------------------------------------------- */
+
+static void
+grants_run(struct cpass *p)
+{
+	const struct cobj *c = ctrl_object(p->t);
+
+	if (c == NULL || !cpass_apply(p, c, "Granting"))
+		success_status((struct rrun *)p);
+}
+
+static void
+grants_plan(struct rrun *r)
+{
+	struct cpass *p = &r->p;
+	const struct cobj *c = ctrl_object(p->t);
+	struct pg_privset wide;
+	char err[512], msg[CPASS_MSG_MAX], *json;
+
+	if (c == NULL) {
+		cpass_end(p, RRESULT_DONE, 0);
+		return;
+	}
+	sqlplan_clear(&p->plan);
+	if (pgplan_role_grants(p->name, &typed(c)->spec.postgres.grants,
+	    &r->g.obs, &r->prev, &p->plan, &r->applied, err,
+	    sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot apply the grants: %s", err);
+		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
+		    RRESULT_DONE, 0);
+		return;
+	}
+	p->exists = true;
+	p->executed = false;
+	pg_privset_init(&wide);
+	pg_privset_union(&wide, &r->prev);
+	pg_privset_union(&wide, &r->applied);
+	json = ctrl_pggrants_json(&wide);
+	pg_privset_release(&wide);
+	if (!sqlplan_empty(&p->plan) &&
+	    !ctrl_pggrants_recorded(cobj_meta(c), json))
+		ctrl_pggrants_record(p, json, grants_run);
+	else
+		grants_run(p);
+	free(json);
+}
+
+/* The role is in shape: its grants next (also to revoke what an earlier
+ * spec granted). */
+static void
+grants_stage(struct rrun *r)
+{
+	const struct cobj *c = ctrl_object(r->p.t);
+	char err[256];
+
+	if (c == NULL) {
+		cpass_end(&r->p, RRESULT_DONE, 0);
+		return;
+	}
+	if (ctrl_pggrants_read(cobj_meta(c), &r->prev, err, sizeof(err)) < 0) {
+		log_warn("applied privileges annotation unreadable",
+		    "namespace", r->p.t->namespace, "name", r->p.t->name,
+		    "error", err);
+		pg_privset_release(&r->prev);
+		pg_privset_init(&r->prev);
+	}
+	if (typed(c)->spec.postgres.grants.n == 0 && r->prev.n == 0) {
+		success_status(r);
+		return;
+	}
+	r->granting = true;
+	api_strv_release(&r->g.dbs);
+	pgplan_grant_databases(NULL, &typed(c)->spec.postgres.grants, &r->prev,
+	    &r->g.dbs);
+	ctrl_pggrants_observe(&r->p, &r->g, r->p.name);
 }
 
 static void
@@ -209,6 +310,10 @@ executed(struct cpass *p)
 		return;
 	}
 	metric(p, p->exists ? METRICS_OP_UPDATE : METRICS_OP_CREATE, true);
+	if (r->granting) {
+		success_status(r);
+		return;
+	}
 	p->created = !p->exists;
 	p->executed = true;
 	sqlplan_clear(&p->plan);
@@ -240,7 +345,7 @@ plan_stage(struct rrun *r)
 		return;
 	}
 	if (p->executed) {
-		success_status(r);
+		grants_stage(r);
 		return;
 	}
 	p->exists = r->obs.exists;
@@ -252,13 +357,19 @@ plan_stage(struct rrun *r)
 		return;
 	}
 	if (!cpass_apply(p, c, "Creating role"))
-		success_status(r);
+		grants_stage(r);
 }
 
 static void
 release(struct cpass *p)
 {
-	pg_obs_role_release(&((struct rrun *)p)->obs);
+	struct rrun *r = (struct rrun *)p;
+
+	pg_obs_role_release(&r->obs);
+	ctrl_pggrants_release(&r->g);
+	pg_privset_release(&r->prev);
+	pg_privset_release(&r->applied);
+	free(r->final);
 }
 
 static void
@@ -288,6 +399,9 @@ rrun_new(struct rtask *t, const struct cobj *c, bool deleting)
 
 	r->p.deleting = deleting;
 	pg_obs_role_init(&r->obs);
+	ctrl_pggrants_init(&r->g);
+	pg_privset_init(&r->prev);
+	pg_privset_init(&r->applied);
 	return r;
 }
 

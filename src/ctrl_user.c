@@ -591,54 +591,12 @@ password_known(struct urun *u)
 	observe(u);
 }
 
-static void
-marker_written(struct kreq *req, void *arg)
-{
-	struct urun *u = arg;
-	char err[512];
-
-	u->kreq = NULL;
-	if (kwrite_classify(req) != KW_OK && kwrite_classify(req) !=
-	    KW_NOT_FOUND) {
-		/* The password is set; without the record the next pass sets
-		 * it again, which is harmless. */
-		kwrite_error_text(req, err, sizeof(err));
-		log_warn("cannot record the applied password", "namespace",
-		    u->p.t->namespace, "name", u->p.t->name, "error", err);
-		cpass_end(&u->p, RRESULT_REQUEUE, 1);
-		return;
-	}
-	cpass_end(&u->p, u->p.res, u->p.delay);
-}
-
 /* After the status: the annotation saying which Secret version the
  * server's password came from. */
 static void
 write_marker(struct cpass *p)
 {
-	struct urun *u = U(p);
-	struct kres kr;
-	struct jw w;
-	char *patch;
-
-	jw_init(&w);
-	jw_obj_open(&w);
-	jw_key(&w, "metadata");
-	jw_obj_open(&w);
-	jw_key(&w, "annotations");
-	jw_obj_open(&w);
-	jw_kstr(&w, ANN_APPLIED, u->source);
-	jw_obj_close(&w);
-	jw_obj_close(&w);
-	jw_obj_close(&w);
-	patch = jw_finish(&w, NULL);
-	memset(&kr, 0, sizeof(kr));
-	kr.group_path = p->t->def->group_path;
-	kr.resource = p->t->def->resource;
-	kr.namespaced = true;
-	u->kreq = kobj_merge_patch(mgr_http(p->t->mgr), &kr, p->t->namespace,
-	    p->t->name, NULL, patch, marker_written, u);
-	free(patch);
+	cpass_annotate(p, ANN_APPLIED, U(p)->source, cpass_end_recorded);
 }
 
 static void

@@ -5,7 +5,8 @@
 # pg_roles/pg_auth_members; an attribute changed by hand is repaired at
 # the next resync; a spec change is applied; deleting a role that owns a
 # table in another database reassigns and drops its objects there, then
-# drops the role; no password in the logs.
+# drops the role; spec.postgres.grants are applied, repaired and revoked
+# when removed; no password in the logs.
 import os
 import re
 import sys
@@ -146,14 +147,35 @@ try:
     ok(dbptest.wait_until(lambda: get('stuck') is None, 60), 'connections allowed again: dropped and gone')
     ok(not exists('stuck_role'), 'role dropped')
 
-    # --- grants are not applied yet: said, not hidden -------------------------------
-    is_(api.post(ROLES, role('gr', 'gr_role', grants=[{'database': 'otherdb', 'privileges': ['CONNECT']}])).status,
-        201, 'a role with grants')
-    o = env.wait_cond(ROLES + '/gr', 'Synced', 'False', 30, reason='GrantsNotImplemented')
-    ok(o and (cond(o, 'Ready') or {}).get('status') == 'True', 'grants: Ready=True, Synced=False GrantsNotImplemented')
-    ok(exists('gr_role'), 'the role itself is created')
+    # --- grants of a role ------------------------------------------------------------
+    env.pgval('CREATE TABLE gt1 (id int)', 'otherdb')
+    env.pgval('CREATE TABLE gt2 (id int)', 'otherdb')
+
+    def has_tab(t, priv):
+        return env.pgval("SELECT has_table_privilege('gr_role', '%s', '%s')" % (t, priv), 'otherdb') == 't'
+
+    def db_acl():
+        return env.pgval("SELECT string_agg(a.privilege_type, ',' ORDER BY a.privilege_type) FROM pg_database d, "
+                         "aclexplode(d.datacl) a JOIN pg_roles r ON r.oid = a.grantee "
+                         "WHERE d.datname = 'otherdb' AND r.rolname = 'gr_role'")
+    is_(api.post(ROLES, role('gr', 'gr_role', grants=[
+        {'database': 'otherdb', 'privileges': ['CONNECT']},
+        {'database': 'otherdb', 'schema': 'public', 'tables': ['gt1', 'gt2'], 'privileges': ['SELECT', 'UPDATE']}])
+    ).status, 201, 'a role with grants')
+    o = env.wait_cond(ROLES + '/gr', 'Ready', 'True', 30)
+    ok(o and (cond(o, 'Synced') or {}).get('status') == 'True', 'grants: Ready=True, Synced=True')
+    is_(db_acl(), 'CONNECT', 'CONNECT on otherdb')
+    ok(has_tab('gt1', 'SELECT') and has_tab('gt2', 'UPDATE'), 'SELECT, UPDATE on the tables')
+    env.pgval('REVOKE UPDATE ON gt2 FROM gr_role', 'otherdb')
+    ok(dbptest.wait_until(lambda: has_tab('gt2', 'UPDATE'), 20), 'a grant revoked by hand comes back')
+    api.patch(ROLES + '/gr', {'spec': {'postgres': {'grants': [
+        {'database': 'otherdb', 'schema': 'public', 'tables': ['gt1'], 'privileges': ['SELECT']}]}}})
+    ok(dbptest.wait_until(lambda: not has_tab('gt2', 'SELECT'), 20), 'removed from the spec: revoked')
+    ok(not has_tab('gt1', 'UPDATE') and has_tab('gt1', 'SELECT'), 'gt1 keeps SELECT only')
+    is_(db_acl(), None, 'CONNECT revoked')
     api.delete(ROLES + '/gr')
     ok(dbptest.wait_until(lambda: get('gr') is None, 30), 'deleted')
+    ok(not exists('gr_role'), 'role and its privileges gone')
 
     api.delete(ROLES + '/lost')
     rc = d.stop(15)
