@@ -513,14 +513,14 @@ cctx_free(void *arg)
 }
 
 void
-controllers_register(struct mgr *m, struct events *ev)
+controllers_register(struct mgr *m, struct events *ev, unsigned max_conns)
 {
 	struct instances *reg;
 	char err[256];
 	size_t i;
 
-	reg = instances_new(mgr_loop(m), mgr_http(m), instance_lookup, m, err,
-	    sizeof(err));
+	reg = instances_new(mgr_loop(m), mgr_http(m), instance_lookup, m,
+	    max_conns, err, sizeof(err));
 	if (reg == NULL)
 		log_error("cannot set up the database connection registry",
 		    "error", err);

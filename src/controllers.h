@@ -8,8 +8,10 @@ struct mgr;
 struct events;
 
 /* Registers one controller per kind with the manager. ev may be NULL (no
- * events are emitted then). */
-void controllers_register(struct mgr *m, struct events *ev);
+ * events are emitted then). max_conns caps the connections per database
+ * server (0 = 4). */
+void controllers_register(struct mgr *m, struct events *ev,
+    unsigned max_conns);
 
 /* Calls cb once per cached object of the eight kinds with its Kind
  * ("Database"), status.phase ("" when unset) and namespace (metrics). */

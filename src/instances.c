@@ -498,7 +498,8 @@ instances_secrets(struct instances *r)
 
 struct instances *
 instances_new(struct ev_loop *loop, struct khttp *http,
-    instances_lookup_fn lookup, void *lookup_arg, char *err, size_t errlen)
+    instances_lookup_fn lookup, void *lookup_arg, unsigned max_per_instance,
+    char *err, size_t errlen)
 {
 	struct instances *r;
 	struct resolver_config rc;
@@ -513,7 +514,8 @@ instances_new(struct ev_loop *loop, struct khttp *http,
 	r->loop = loop;
 	r->resolver = rs;
 	memset(&pc, 0, sizeof(pc));
-	pc.max_per_instance = INSTANCES_MAX_PER_INSTANCE;
+	pc.max_per_instance = max_per_instance ? max_per_instance :
+	    INSTANCES_MAX_PER_INSTANCE;
 	r->pool = pool_new(loop, &pc, &pgconn_pool_ops, rs);
 	r->secrets = ksecret_cache_new(http, KSECRET_TTL);
 	r->lookup = lookup;

@@ -79,11 +79,12 @@ typedef const struct api_instance *(*instances_lookup_fn)(void *arg,
 typedef void (*instances_fn)(struct pool_conn *pc,
     const struct instances_err *err, void *arg);
 
-/* Creates the registry with its resolver and pool. Returns NULL with a
- * message when the resolver cannot be set up. */
+/* Creates the registry with its resolver and pool; max_per_instance caps
+ * the connections per server (0 = INSTANCES_MAX_PER_INSTANCE). Returns
+ * NULL with a message when the resolver cannot be set up. */
 struct instances *instances_new(struct ev_loop *loop, struct khttp *http,
-    instances_lookup_fn lookup, void *lookup_arg, char *err,
-    size_t errlen) DBP_MUSTCHECK;
+    instances_lookup_fn lookup, void *lookup_arg, unsigned max_per_instance,
+    char *err, size_t errlen) DBP_MUSTCHECK;
 /* Cancels pending acquires (no callbacks), closes every connection, wipes
  * every credential. Not from a registry callback. */
 void instances_free(struct instances *r);

@@ -262,7 +262,8 @@ main(int argc, char **argv)
 		d.events = events_new(d.http, &ec);
 	}
 	d.mgr = mgr_new(d.loop, d.http, &mc);
-	controllers_register(d.mgr, d.events);
+	controllers_register(d.mgr, d.events,
+	    d.opts.max_connections_per_instance);
 
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);

@@ -51,6 +51,9 @@ static const struct opt_def defs[] = {
 	  "accepted for compatibility: HTTPS needs --metrics-cert-path; no token authentication is done (default false)" },
 	{ "max-concurrent-reconciles", OPT_UINT, O(max_concurrent_reconciles),
 	  "reconciles in flight at once, all kinds together (default 8)" },
+	{ "max-connections-per-instance", OPT_UINT,
+	  O(max_connections_per_instance),
+	  "connections to one database server at most, all its databases together (default 4)" },
 	{ "resync-period", OPT_DURATION, O(resync_period),
 	  "re-check every object this often, with +-10% jitter (default 10m)" },
 	{ "shutdown-timeout", OPT_DURATION, O(shutdown_timeout),
@@ -75,6 +78,7 @@ options_defaults(struct options *o)
 	o->metrics_cert_name = xstrdup("tls.crt");
 	o->metrics_cert_key = xstrdup("tls.key");
 	o->max_concurrent_reconciles = 8;
+	o->max_connections_per_instance = 4;
 	o->resync_period = 600;
 	o->shutdown_timeout = 8;
 	o->log_level = LOG_INFO;

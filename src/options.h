@@ -26,6 +26,7 @@ struct options {
 	char *metrics_cert_key;		/* tls.key */
 	bool metrics_secure;		/* compatibility; see doc/monitoring.md */
 	unsigned max_concurrent_reconciles;
+	unsigned max_connections_per_instance;	/* per database server */
 	double resync_period;		/* seconds, jittered +-10% */
 	double shutdown_timeout;	/* seconds for in-flight work on SIGTERM */
 	enum log_level log_level;

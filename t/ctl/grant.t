@@ -6,7 +6,7 @@
 # with has_*_privilege; the applied set recorded on the object; a
 # privilege revoked by hand comes back; entries removed from the spec are
 # revoked; deletion revokes everything, default privileges included; a
-# missing user is reported.
+# missing user is reported; one connection per server is enough.
 import json
 import os
 import sys
@@ -78,7 +78,8 @@ is_(api.post(USERS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'Dat
 
 mport = free_port()
 d = dbptest.Proc([DBPROVD, '--kubeconfig', env.kubeconfig, '--log-level', 'debug', '--resync-period', '5s',
-                  '--metrics-bind-address', '127.0.0.1:%d' % mport, '--health-probe-bind-address', '0'],
+                  '--metrics-bind-address', '127.0.0.1:%d' % mport, '--health-probe-bind-address', '0',
+                  '--max-connections-per-instance', '1'],
                  stderr_path=env.tmp.join('dbprovd.log'))
 try:
     obstest.wait_port(mport)
@@ -134,6 +135,8 @@ try:
     ok(has('has_function_privilege', 'public.f1(int)', 'EXECUTE'), 'EXECUTE on the function')
     q('CREATE TABLE public.later (id int)')
     ok(has('has_table_privilege', 'public.later', 'SELECT'), 'default privileges: a new table is readable')
+    is_(env.pgval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbprovd'"),
+        '1', '--max-connections-per-instance 1: one connection, for two databases')
     ann = (o['metadata'].get('annotations') or {}).get(APPLIED)
     if ann is None:
         ann = (get('g1')['metadata'].get('annotations') or {}).get(APPLIED)

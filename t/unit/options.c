@@ -34,6 +34,7 @@ main(void)
 	is_str(o.health_probe_bind_address, ":8081", "default probe address");
 	is_str(o.metrics_bind_address, "0", "metrics off by default");
 	is_int(o.max_concurrent_reconciles, 8, "default concurrency");
+	is_int(o.max_connections_per_instance, 4, "default connections per server");
 	ok(o.namespace == NULL, "all namespaces by default");
 	options_release(&o);
 
@@ -41,8 +42,11 @@ main(void)
 		char **b = ARGV("--namespace", "team-a", "--log-level=debug",
 		    "--max-concurrent-reconciles=3", "--leader-elect=false",
 		    "--kubeconfig=/tmp/kc", "-context", "dev",
-		    "--resync-period", "90s", "--zap-devel=true");
-		ok(parse(b, 12, &o, err) == 0, "mixed forms parse");
+		    "--resync-period", "90s", "--zap-devel=true",
+		    "--max-connections-per-instance=2");
+		ok(parse(b, 13, &o, err) == 0, "mixed forms parse");
+		is_int(o.max_connections_per_instance, 2,
+		    "connections per server");
 		is_str(o.namespace, "team-a", "space-separated value");
 		is_int(o.log_level, LOG_DEBUG, "log level");
 		is_int(o.max_concurrent_reconciles, 3, "uint value");
