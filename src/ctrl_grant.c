@@ -446,6 +446,7 @@ resolve_user(struct rtask *t, const struct cobj *c, bool deleting,
 	const struct api_user *us;
 
 	why->phase = API_PHASE_FAILED;
+	why->reason = "UserNotFound";
 	why->res = RRESULT_DONE;
 	why->delay = 0;
 	if (!streq(ns, own)) {
