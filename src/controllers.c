@@ -324,7 +324,7 @@ ctrl_finalizer_written(struct rtask *t, enum kwrite_outcome o, const char *err,
 const struct api_instance *
 ctrl_resolve_instance(struct rtask *t, enum api_kind kind,
     const struct api_ref *ref, const char *own_ns, bool deleting,
-    struct ctrl_refusal *why, char *msg, size_t msglen)
+    unsigned engines, struct ctrl_refusal *why, char *msg, size_t msglen)
 {
 	const char *ns = ref->ns && *ref->ns ? ref->ns : own_ns;
 	const char *name = ref->name ? ref->name : "";
@@ -357,12 +357,14 @@ ctrl_resolve_instance(struct rtask *t, enum api_kind kind,
 		return NULL;
 	}
 	in = ic->typed;
-	if (in->spec.engine != API_ENGINE_POSTGRES) {
+	if ((unsigned)in->spec.engine >= 32 ||
+	    !(engines & CTRL_ENGINE(in->spec.engine))) {
 		why->reason = "UnsupportedEngine";
 		snprintf(msg, msglen, "DatabaseInstance %s/%s: engine %s "
-		    "is not supported yet", ns, name,
+		    "is not supported for a %s yet", ns, name,
 		    api_engine_names[in->spec.engine] ?
-		    api_engine_names[in->spec.engine] : "");
+		    api_engine_names[in->spec.engine] : "",
+		    api_kind_info(kind)->kind);
 		return NULL;
 	}
 	if (!deleting && in->status.phase != API_PHASE_READY) {

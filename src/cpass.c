@@ -23,6 +23,7 @@
 #include "kwrite.h"
 #include "log.h"
 #include "mgr.h"
+#include "myconn.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "sqlstep.h"
@@ -475,24 +476,37 @@ drop_conn(struct cpass *p)
 	}
 }
 
+/* One answer, whichever engine gave it. */
+struct answer {
+	bool ok;
+	bool server_error;	/* the connection is still good */
+	const char *sqlstate;	/* "" if none */
+	unsigned server_errno;	/* MySQL's error number, 0 if none */
+	const char *msg;
+	int nrows, ncols;
+	const void *res;
+	const char *(*value)(const void *res, int row, int col);
+};
+
 static void
-q_done(struct pgconn *conn, const struct pgconn_result *res, void *arg)
+on_answer(struct cpass *p, const struct answer *a)
 {
-	struct cpass *p = arg;
 	const char *cols[MAX_COLS];
 	char msg[CPASS_MSG_MAX];
 	int i, j, ncols, rc = 0;
 
-	(void)conn;
 	p->querying = false;
-	if (res->err.code != PGCONN_OK) {
-		if (res->err.code != PGCONN_ESERVER)
+	if (!a->ok) {
+		if (!a->server_error)
 			drop_conn(p);
-		if (res->err.sqlstate[0])
+		if (a->server_errno && a->sqlstate[0])
+			snprintf(msg, sizeof(msg), "error %u (%s): %s",
+			    a->server_errno, a->sqlstate, a->msg);
+		else if (a->sqlstate[0])
 			snprintf(msg, sizeof(msg), "SQLSTATE %s: %s",
-			    res->err.sqlstate, res->err.msg);
+			    a->sqlstate, a->msg);
 		else
-			snprintf(msg, sizeof(msg), "%s", res->err.msg);
+			snprintf(msg, sizeof(msg), "%s", a->msg);
 		cpass_run_failed(p, p->q == CPASS_Q_STEP &&
 		    p->step < p->plan.n && p->plan.v[p->step].desc ?
 		    p->plan.v[p->step].desc : "observe", msg);
@@ -502,10 +516,10 @@ q_done(struct pgconn *conn, const struct pgconn_result *res, void *arg)
 		step_done(p);
 		return;
 	}
-	ncols = res->ncols < MAX_COLS ? res->ncols : MAX_COLS;
-	for (i = 0; i < res->nrows && rc == 0; i++) {
+	ncols = a->ncols < MAX_COLS ? a->ncols : MAX_COLS;
+	for (i = 0; i < a->nrows && rc == 0; i++) {
 		for (j = 0; j < ncols; j++)
-			cols[j] = pgconn_res_value(res, i, j);
+			cols[j] = a->value(a->res, i, j);
 		rc = p->kind->row(p, cols, ncols);
 	}
 	if (rc != 0) {
@@ -516,47 +530,178 @@ q_done(struct pgconn *conn, const struct pgconn_result *res, void *arg)
 	p->kind->answered(p);
 }
 
+static const char *
+pg_value(const void *res, int row, int col)
+{
+	return pgconn_res_value(res, row, col);
+}
+
+static void
+pg_done(struct pgconn *conn, const struct pgconn_result *res, void *arg)
+{
+	struct answer a;
+
+	(void)conn;
+	memset(&a, 0, sizeof(a));
+	a.ok = res->err.code == PGCONN_OK;
+	a.server_error = res->err.code == PGCONN_ESERVER;
+	a.sqlstate = res->err.sqlstate;
+	a.msg = res->err.msg;
+	a.nrows = res->nrows;
+	a.ncols = res->ncols;
+	a.res = res;
+	a.value = pg_value;
+	on_answer(arg, &a);
+}
+
+static const char *
+my_value(const void *res, int row, int col)
+{
+	return myconn_res_value(res, row, col);
+}
+
+static void
+my_done(struct myconn *conn, const struct myconn_result *res, void *arg)
+{
+	struct answer a;
+
+	(void)conn;
+	memset(&a, 0, sizeof(a));
+	a.ok = res->err.code == MYCONN_OK;
+	a.server_error = res->err.code == MYCONN_ESERVER;
+	a.sqlstate = res->err.sqlstate;
+	a.server_errno = res->err.server_errno;
+	a.msg = res->err.msg;
+	a.nrows = res->nrows;
+	a.ncols = res->ncols;
+	a.res = res;
+	a.value = my_value;
+	on_answer(arg, &a);
+}
+
+/* Sends sql on the current connection; answers come to on_answer(). On
+ * a refusal the pass fails (what names the statement). MySQL takes no
+ * bind parameters: its statements arrive rendered. */
+static void
+send_sql(struct cpass *p, const char *sql, int nparams,
+    const char *const *params, const char *what)
+{
+	void *conn = pool_conn_get(p->pc);
+	char msg[CPASS_MSG_MAX];
+	int rc;
+
+	p->querying = true;
+	if (p->engine == API_ENGINE_MYSQL) {
+		if (nparams != 0) {
+			snprintf(msg, sizeof(msg), "bind parameters are not "
+			    "used with MySQL");
+			rc = -1;
+		} else if ((rc = myconn_query(conn, sql, my_done, p)) < 0)
+			snprintf(msg, sizeof(msg), "%s",
+			    myconn_error(conn)->msg);
+	} else if ((rc = pgconn_query(conn, sql, nparams, params, pg_done,
+	    p)) < 0)
+		snprintf(msg, sizeof(msg), "%s", pgconn_error(conn)->msg);
+	if (rc < 0) {
+		drop_conn(p);
+		cpass_run_failed(p, what, msg);
+	}
+}
+
 void
 cpass_query(struct cpass *p, int q, const char *sql, int nparams,
     const char *const *params)
 {
-	struct pgconn *conn = pool_conn_get(p->pc);
-
 	p->q = q;
-	p->querying = true;
-	if (pgconn_query(conn, sql, nparams, params, q_done, p) < 0) {
-		drop_conn(p);
-		cpass_run_failed(p, "query", pgconn_error(conn)->msg);
-	}
+	send_sql(p, sql, nparams, params, "query");
 }
 
 /* ---- plans --------------------------------------------------------------- */
 
 static int
-q_ident(void *ctx, const char *s, struct buf *out)
+append_quoted(struct buf *out, char *q)
 {
-	char err[128], *q = pgconn_escape_identifier(ctx, s, err, sizeof(err));
 	int rc;
 
 	if (q == NULL)
 		return -1;
 	rc = buf_append(out, q, strlen(q));
+	explicit_bzero(q, strlen(q));	/* may be a password or verifier */
 	free(q);
 	return rc;
 }
 
 static int
-q_literal(void *ctx, const char *s, struct buf *out)
+pg_ident(void *ctx, const char *s, struct buf *out)
 {
-	char err[128], *q = pgconn_escape_literal(ctx, s, err, sizeof(err));
-	int rc;
+	char err[128];
 
-	if (q == NULL)
-		return -1;
-	rc = buf_append(out, q, strlen(q));
-	explicit_bzero(q, strlen(q));	/* may be a password verifier */
-	free(q);
-	return rc;
+	return append_quoted(out, pgconn_escape_identifier(ctx, s, err,
+	    sizeof(err)));
+}
+
+static int
+pg_literal(void *ctx, const char *s, struct buf *out)
+{
+	char err[128];
+
+	return append_quoted(out, pgconn_escape_literal(ctx, s, err,
+	    sizeof(err)));
+}
+
+static int
+my_ident(void *ctx, const char *s, struct buf *out)
+{
+	(void)ctx;
+	sqlstep_my_quote_ident(out, s);
+	return 0;
+}
+
+static int
+my_literal(void *ctx, const char *s, struct buf *out)
+{
+	char err[128];
+
+	return append_quoted(out, myconn_escape_literal(ctx, s, err,
+	    sizeof(err)));
+}
+
+/* Renders st with the live connection's quoting and sends it as query q
+ * (CPASS_Q_STEP for a plan step). */
+static void
+send_step(struct cpass *p, int q, const struct sqlstep *st)
+{
+	void *conn = pool_conn_get(p->pc);
+	struct sqlquote pgq = { conn, pg_ident, pg_literal };
+	struct sqlquote myq = { conn, my_ident, my_literal };
+	const char *params[MAX_PARAMS];
+	const char *what = st->desc ? st->desc : q == CPASS_Q_STEP ? "step" :
+	    "observe";
+	size_t np;
+	struct buf sql;
+	char err[256];
+
+	buf_init(&sql, 0);
+	p->q = q;
+	np = sqlstep_params(st, params, MAX_PARAMS);
+	if (np > MAX_PARAMS || sqlstep_render(st, p->engine ==
+	    API_ENGINE_MYSQL ? &myq : &pgq, &sql, err, sizeof(err)) < 0) {
+		buf_release_secret(&sql);
+		cpass_run_failed(p, what, np > MAX_PARAMS ?
+		    "too many parameters" : err);
+		return;
+	}
+	if (q == CPASS_Q_STEP)
+		log_debug("running step", "namespace", p->t->namespace,
+		    "name", p->t->name, "step", what);
+	send_sql(p, buf_cstr(&sql), (int)np, params, what);
+	buf_release_secret(&sql);
+}
+
+void
+cpass_query_step(struct cpass *p, int q, const struct sqlstep *st)
+{
+	send_step(p, q, st);
 }
 
 static void run_step(struct cpass *p);
@@ -564,37 +709,7 @@ static void run_step(struct cpass *p);
 static void
 exec_step(struct cpass *p)
 {
-	const struct sqlstep *st = &p->plan.v[p->step];
-	struct pgconn *conn = pool_conn_get(p->pc);
-	struct sqlquote q = { conn, q_ident, q_literal };
-	const char *params[MAX_PARAMS];
-	const char *what = st->desc ? st->desc : "step";
-	size_t np;
-	struct buf sql;
-	char err[256];
-
-	buf_init(&sql, 0);
-	np = sqlstep_params(st, params, MAX_PARAMS);
-	if (np > MAX_PARAMS || sqlstep_render(st, &q, &sql, err,
-	    sizeof(err)) < 0) {
-		buf_release_secret(&sql);
-		p->q = CPASS_Q_STEP;
-		cpass_run_failed(p, what, np > MAX_PARAMS ?
-		    "too many parameters" : err);
-		return;
-	}
-	log_debug("running step", "namespace", p->t->namespace, "name",
-	    p->t->name, "step", what);
-	p->q = CPASS_Q_STEP;
-	p->querying = true;
-	if (pgconn_query(conn, buf_cstr(&sql), (int)np, params, q_done,
-	    p) < 0) {
-		buf_release_secret(&sql);
-		drop_conn(p);
-		cpass_run_failed(p, what, pgconn_error(conn)->msg);
-		return;
-	}
-	buf_release_secret(&sql);
+	send_step(p, CPASS_Q_STEP, &p->plan.v[p->step]);
 }
 
 static void
@@ -697,22 +812,32 @@ pass_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 const struct api_instance *
 cpass_resolve(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
-    const char *other_engine_block)
+    bool pg_block, bool my_block)
 {
 	const struct api_instance *in;
 	struct ctrl_refusal why;
 	char msg[CPASS_MSG_MAX];
+	const char *other = NULL;
 
 	in = ctrl_resolve_instance(p->t, p->kind->kind, ref, cobj_meta(c)->ns,
-	    p->deleting, &why, msg, sizeof(msg));
+	    p->deleting, p->kind->engines ? p->kind->engines :
+	    CTRL_ENGINE(API_ENGINE_POSTGRES), &why, msg, sizeof(msg));
+	if (in == NULL && p->deleting && streq(why.reason, "UnsupportedEngine")) {
+		/* Nothing was ever made on a server of that engine. */
+		cpass_remove_finalizer(p);
+		return NULL;
+	}
 	if (in == NULL) {
 		cpass_fail(p, why.phase, why.reason, msg, why.res, why.delay);
 		return NULL;
 	}
-	if (other_engine_block != NULL) {
+	if (in->spec.engine == API_ENGINE_POSTGRES && my_block)
+		other = "spec.mysql";
+	else if (in->spec.engine == API_ENGINE_MYSQL && pg_block)
+		other = "spec.postgres";
+	if (other != NULL) {
 		snprintf(msg, sizeof(msg), "%s: must not be set for a %s "
-		    "instance", other_engine_block,
-		    api_engine_names[in->spec.engine]);
+		    "instance", other, api_engine_names[in->spec.engine]);
 		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
 		    RRESULT_DONE, 0);
 		return NULL;
@@ -722,5 +847,6 @@ cpass_resolve(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
 		    "the connection registry is not available");
 		return NULL;
 	}
+	p->engine = in->spec.engine;
 	return in;
 }

@@ -79,6 +79,8 @@ struct cpass_kind {
 	void (*release)(struct cpass *p);
 	/* Operation metric (may be NULL). */
 	void (*metric)(struct cpass *p, enum metrics_op op, bool ok);
+	/* The engines the kind drives (CTRL_ENGINE bits; 0 = postgres). */
+	unsigned engines;
 };
 
 #define CPASS_STATUS_LAYOUT(type, member) \
@@ -121,6 +123,8 @@ struct cpass {
 	char *rv;
 	/* The state of a shared observer (ctrl_pggrants_observe()). */
 	void *observer;
+	/* The engine of the instance (cpass_resolve()). */
+	enum api_engine engine;
 };
 
 /* Allocates the kind's run structure (size bytes, starting with a struct
@@ -173,9 +177,13 @@ bool cpass_ready(struct cpass *p, const struct cobj *c, void *st,
 /* Runs next with a connection to db (NULL = the admin database). */
 void cpass_with_conn(struct cpass *p, const char *db,
     void (*next)(struct cpass *p));
-/* Sends one observation query on the current connection. */
+/* Sends one observation query on the current connection ($1.. bind
+ * parameters: PostgreSQL only). */
 void cpass_query(struct cpass *p, int q, const char *sql, int nparams,
     const char *const *params);
+/* The same for a query built as a step (myplan_q_*(): values as
+ * literals), rendered with the connection's quoting. */
+void cpass_query_step(struct cpass *p, int q, const struct sqlstep *st);
 /* Observation ahead of a plan: the plan is empty -> false (nothing to
  * do). Otherwise decides whether the steps repair drift, writes phase
  * Creating first when the object is new (creating_msg), runs the plan,
@@ -187,11 +195,12 @@ void cpass_run_plan(struct cpass *p);
 /* Frees the run and removes the kind's finalizer (ending the task). */
 void cpass_remove_finalizer(struct cpass *p);
 
-/* Resolves the instance of the pass (ctrl_resolve_instance) and refuses
- * a spec block of the other engine (other_engine_block names it, e.g.
- * "spec.mysql", NULL when there is none). Returns NULL after ending the
- * pass with a condition saying why. */
+/* Resolves the instance of the pass (ctrl_resolve_instance, with the
+ * kind's engines) and refuses the option block of the other engine
+ * (pg_block / my_block: spec.postgres / spec.mysql is set). Sets
+ * p->engine. Returns NULL after ending the pass with a condition saying
+ * why. */
 const struct api_instance *cpass_resolve(struct cpass *p, const struct cobj *c,
-    const struct api_ref *ref, const char *other_engine_block);
+    const struct api_ref *ref, bool pg_block, bool my_block);
 
 #endif

@@ -103,14 +103,16 @@ struct ctrl_refusal {
 };
 
 /* The DatabaseInstance that ref (of an object of kind in namespace
- * own_ns) names, for the postgres engine (behavior.md §1.0, without its
- * defects): same namespace only (CrossNamespaceRefused); missing or
- * invalid: InstanceNotFound, requeue 30 s; another engine:
+ * own_ns) names (behavior.md §1.0, without its defects): same namespace
+ * only (CrossNamespaceRefused); missing or invalid: InstanceNotFound,
+ * requeue 30 s; an engine not in engines (a bit per enum api_engine):
  * UnsupportedEngine; not Ready and !deleting: InstanceNotReady, requeue
  * 10 s. Returns NULL with *why and msg filled when refused. */
+#define CTRL_ENGINE(e)	(1u << (e))
 const struct api_instance *ctrl_resolve_instance(struct rtask *t,
     enum api_kind kind, const struct api_ref *ref, const char *own_ns,
-    bool deleting, struct ctrl_refusal *why, char *msg, size_t msglen);
+    bool deleting, unsigned engines, struct ctrl_refusal *why, char *msg,
+    size_t msglen);
 
 /* DatabaseInstance (ctrl_instance.c). */
 void ctrl_instance_reconcile(struct rtask *t);

@@ -46,6 +46,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mgr.h"
+#include "myplan.h"
 #include "pgplan.h"
 #include "sqlstep.h"
 
@@ -53,11 +54,18 @@ static const char PGQ_DBSIZE[] = "SELECT pg_database_size($1)";
 
 enum qkind { Q_SERVER, Q_DATABASE, Q_SIZE, Q_EXT, Q_SCHEMAS, Q_DEFACL };
 
+/* MySQL observation queries, numbered after the PostgreSQL ones. */
+enum { QM_SERVER = 10, QM_DATABASE, QM_SIZE };
+
 struct dbrun {
 	struct cpass p;		/* first: the runner's part */
 	bool force;		/* force-delete annotation */
 	struct pg_obs_database obs;
 	int64_t size;
+	/* engine mysql */
+	struct myplan_server mysrv;
+	struct myplan_obs_database myobs;
+	struct sqlplan myq;	/* observation queries */
 };
 
 static const struct api_database *
@@ -83,11 +91,34 @@ obs_inside(struct cpass *p)
 }
 
 static void
+my_obs_server(struct cpass *p)
+{
+	cpass_query(p, QM_SERVER, MYPLAN_Q_SERVER, 0, NULL);
+}
+
+/* SIZE: the bytes of the database's tables and indexes. */
+static const char MYQ_SIZE[] = "SELECT SUM(DATA_LENGTH), SUM(INDEX_LENGTH) "
+    "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %L";
+
+static void
 observe(struct dbrun *r)
 {
 	pg_obs_database_release(&r->obs);
 	pg_obs_database_init(&r->obs);
+	myplan_obs_database_release(&r->myobs);
+	myplan_obs_database_init(&r->myobs);
 	r->size = -1;
+	if (r->p.engine == API_ENGINE_MYSQL) {
+		sqlplan_clear(&r->myq);
+		if (myplan_q_database(&r->myq, r->p.name) < 0 ||
+		    sqlplan_add(&r->myq, NULL, 0, MYQ_SIZE, r->p.name) ==
+		    NULL) {
+			cpass_run_failed(&r->p, "observe", r->myq.err);
+			return;
+		}
+		cpass_with_conn(&r->p, NULL, my_obs_server);
+		return;
+	}
 	cpass_with_conn(&r->p, NULL, obs_server);
 }
 
@@ -97,6 +128,14 @@ row(struct cpass *p, const char *const *cols, int ncols)
 	struct dbrun *r = (struct dbrun *)p;
 
 	switch (p->q) {
+	case QM_SERVER:
+		return myplan_server_row(&r->mysrv, cols, ncols);
+	case QM_DATABASE:
+		return myplan_obs_database_row(&r->myobs, cols, ncols);
+	case QM_SIZE:
+		r->size = (ncols > 0 && cols[0] ? strtoll(cols[0], NULL, 10) :
+		    0) + (ncols > 1 && cols[1] ? strtoll(cols[1], NULL, 10) : 0);
+		return 0;
 	case Q_SERVER:
 		return pg_obs_server_row(&r->obs.server, cols, ncols);
 	case Q_DATABASE:
@@ -122,6 +161,19 @@ answered(struct cpass *p)
 	const char *param[1] = { p->name };
 
 	switch (p->q) {
+	case QM_SERVER:
+		cpass_query_step(p, QM_DATABASE, &r->myq.v[0]);
+		break;
+	case QM_DATABASE:
+		if (!r->myobs.exists || p->deleting) {
+			plan_stage(r);
+			break;
+		}
+		cpass_query_step(p, QM_SIZE, &r->myq.v[1]);
+		break;
+	case QM_SIZE:
+		plan_stage(r);
+		break;
 	case Q_SERVER:
 		cpass_query(p, Q_DATABASE, PGQ_DATABASE, 1, param);
 		break;
@@ -156,8 +208,8 @@ answered(struct cpass *p)
 static void
 metric(struct cpass *p, enum metrics_op op, bool ok)
 {
-	metrics_database_operation(op, api_engine_names[API_ENGINE_POSTGRES],
-	    ok, p->t->namespace, ok ? mono_now() - p->started : -1);
+	metrics_database_operation(op, api_engine_names[p->engine], ok,
+	    p->t->namespace, ok ? mono_now() - p->started : -1);
 }
 
 static void
@@ -165,9 +217,12 @@ forget_metrics(const struct cobj *c)
 {
 	const struct api_database *db = typed(c);
 
-	if (db->spec.name && db->spec.instance.name)
+	if (db->spec.name && db->spec.instance.name) {
 		metrics_database_forget(db->spec.name, db->spec.instance.name,
 		    "postgres", cobj_meta(c)->ns);
+		metrics_database_forget(db->spec.name, db->spec.instance.name,
+		    "mysql", cobj_meta(c)->ns);
+	}
 }
 
 static void
@@ -211,10 +266,18 @@ success_status(struct dbrun *r)
 	st.database.size_bytes = r->size > 0 ? r->size : 0;
 	if (r->p.created)
 		st.database.created_at = now;
-	st.postgres.set = true;
-	st.postgres.encoding = r->obs.encoding;
-	st.postgres.collation = r->obs.collate;
-	if (r->obs.inside) {
+	if (r->p.engine == API_ENGINE_MYSQL) {
+		st.database.owner = NULL;
+		memset(&st.postgres, 0, sizeof(st.postgres));
+		st.mysql.set = true;
+		st.mysql.charset = r->myobs.charset;
+		st.mysql.collation = r->myobs.collation;
+	} else {
+		st.postgres.set = true;
+		st.postgres.encoding = r->obs.encoding;
+		st.postgres.collation = r->obs.collate;
+	}
+	if (r->p.engine != API_ENGINE_MYSQL && r->obs.inside) {
 		ext = xcalloc(r->obs.n_extensions + 1, sizeof(*ext));
 		for (i = 0; i < r->obs.n_extensions; i++) {
 			ext[i].name = r->obs.extensions[i].name;
@@ -231,7 +294,7 @@ success_status(struct dbrun *r)
 	cpass_ready(&r->p, c, &st, true);
 	if (r->size >= 0)
 		metrics_database_size(r->p.name, db->spec.instance.name,
-		    "postgres", md->ns, (double)r->size);
+		    api_engine_names[r->p.engine], md->ns, (double)r->size);
 	cpass_finish(&r->p, c, &st, RRESULT_REQUEUE, CPASS_RESYNC);
 	api_conditions_release(&st.conditions);
 	free(ext);
@@ -255,6 +318,42 @@ executed(struct cpass *p)
 	observe(r);
 }
 
+/* plan_stage() for engine mysql. */
+static void
+my_plan_stage(struct dbrun *r, const struct cobj *c)
+{
+	struct cpass *p = &r->p;
+	char err[512], msg[CPASS_MSG_MAX];
+
+	if (p->deleting) {
+		if (!r->myobs.exists) {
+			remove_finalizer(r);
+			return;
+		}
+		if (mysqlplan_database_drop(p->name, &p->plan, err,
+		    sizeof(err)) < 0) {
+			cpass_run_failed(p, "plan", err);
+			return;
+		}
+		cpass_run_plan(p);
+		return;
+	}
+	if (p->executed) {
+		success_status(r);
+		return;
+	}
+	p->exists = r->myobs.exists;
+	if (mysqlplan_database(&typed(c)->spec, &r->myobs, &p->plan, err,
+	    sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot apply the spec: %s", err);
+		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
+		    RRESULT_DONE, 0);
+		return;
+	}
+	if (!cpass_apply(p, c, "Creating database"))
+		success_status(r);
+}
+
 static void
 plan_stage(struct dbrun *r)
 {
@@ -264,6 +363,10 @@ plan_stage(struct dbrun *r)
 
 	if (c == NULL) {
 		cpass_end(p, RRESULT_DONE, 0);
+		return;
+	}
+	if (p->engine == API_ENGINE_MYSQL) {
+		my_plan_stage(r, c);
 		return;
 	}
 	if (p->deleting) {
@@ -301,7 +404,11 @@ plan_stage(struct dbrun *r)
 static void
 release(struct cpass *p)
 {
-	pg_obs_database_release(&((struct dbrun *)p)->obs);
+	struct dbrun *r = (struct dbrun *)p;
+
+	pg_obs_database_release(&r->obs);
+	myplan_obs_database_release(&r->myobs);
+	sqlplan_release(&r->myq);
 }
 
 static void
@@ -320,6 +427,8 @@ static const struct cpass_kind database_kind = {
 	.executed = executed,
 	.release = release,
 	.metric = metric,
+	.engines = CTRL_ENGINE(API_ENGINE_POSTGRES) |
+	    CTRL_ENGINE(API_ENGINE_MYSQL),
 };
 
 static struct dbrun *
@@ -332,6 +441,8 @@ dbrun_new(struct rtask *t, const struct cobj *c, bool deleting)
 	r->p.deleting = deleting;
 	r->size = -1;
 	pg_obs_database_init(&r->obs);
+	myplan_obs_database_init(&r->myobs);
+	sqlplan_init_dialect(&r->myq, SQL_DIALECT_MYSQL);
 	return r;
 }
 
@@ -352,8 +463,8 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 	struct dbrun *r = dbrun_new(t, c, deleting);
 
 	r->force = deleting && cobj_meta(c)->force_delete;
-	if (cpass_resolve(&r->p, c, &db->spec.instance, db->spec.mysql.set ?
-	    "spec.mysql" : NULL) == NULL)
+	if (cpass_resolve(&r->p, c, &db->spec.instance,
+	    db->spec.postgres.set, db->spec.mysql.set) == NULL)
 		return;
 	observe(r);
 }

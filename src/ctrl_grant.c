@@ -514,8 +514,8 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 		pg_privset_release(&r->prev);
 		pg_privset_init(&r->prev);
 	}
-	if (cpass_resolve(&r->p, c, &us->spec.instance, gr->spec.mysql.set ?
-	    "spec.mysql" : NULL) == NULL)
+	if (cpass_resolve(&r->p, c, &us->spec.instance,
+	    gr->spec.postgres.set, gr->spec.mysql.set) == NULL)
 		return;
 	pgplan_grant_databases(&gr->spec.postgres, NULL, &r->prev, &r->g.dbs);
 	ctrl_pggrants_observe(&r->p, &r->g, r->p.name);

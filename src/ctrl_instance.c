@@ -48,6 +48,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "mgr.h"
+#include "myconn.h"
+#include "myplan.h"
 #include "pgconn.h"
 #include "pgplan.h"
 #include "pool.h"
@@ -224,7 +226,7 @@ check_interval(const struct api_instance *in, bool *periodic)
 /* The outcome of a check: metrics, events, status, requeue. err NULL on
  * success. */
 static void
-check_done(struct icheck *ck, int version_num,
+check_done(struct icheck *ck, const char *version_str,
     const struct instances_err *err)
 {
 	struct rtask *t = ck->t;
@@ -264,7 +266,8 @@ check_done(struct icheck *ck, int version_num,
 		metrics_connection_attempt(md->name, engine, true, md->ns);
 		metrics_connection_latency(md->name, engine, md->ns, took);
 		metrics_instance_health(md->name, engine, md->ns, true, now);
-		version_text(version_num, version, sizeof(version));
+		snprintf(version, sizeof(version), "%s",
+		    version_str ? version_str : "");
 		st.phase = API_PHASE_READY;
 		st.message = "Connected successfully";
 		st.version = version;
@@ -332,59 +335,112 @@ check_done(struct icheck *ck, int version_num,
 
 /* ---- the check ----------------------------------------------------------- */
 
+/* The answer to the check query, whichever the engine. */
 static void
-check_result(struct pgconn *conn, const struct pgconn_result *res, void *arg)
+check_answer(struct icheck *ck, bool ok, bool server_error, const char *msg,
+    int nrows, const char *const *cols, int ncols, enum api_engine engine)
 {
-	struct icheck *ck = arg;
 	struct pool_conn *pc = ck->pc;
 	struct instances_err err;
 	struct pg_obs_server srv;
-	const char *cols[3];
-	int i;
+	struct myplan_server my;
+	char version[64];
+	const char *dash;
 
-	(void)conn;
 	ck->pc = NULL;
 	memset(&err, 0, sizeof(err));
 	memset(&srv, 0, sizeof(srv));
-	if (res->err.code != PGCONN_OK) {
+	version[0] = '\0';
+	if (!ok) {
 		err.code = INSTANCES_ECONNECT;
 		snprintf(err.msg, sizeof(err.msg), "health check query failed: %s",
-		    res->err.msg);
-	} else {
-		for (i = 0; i < 3; i++)
-			cols[i] = pgconn_res_value(res, 0, i);
-		if (res->nrows != 1 ||
-		    pg_obs_server_row(&srv, cols, res->ncols) < 0) {
+		    msg);
+	} else if (engine == API_ENGINE_MYSQL) {
+		if (nrows != 1 || myplan_server_row(&my, cols, ncols) < 0) {
 			err.code = INSTANCES_ECONNECT;
 			snprintf(err.msg, sizeof(err.msg),
 			    "health check query: unexpected answer");
+		} else {
+			/* "10.11.6-MariaDB-1:10.11.6+maria~deb12" ->
+			 * "10.11.6-MariaDB"; "8.0.35" stays. */
+			dash = strchr(cols[0], '-');
+			snprintf(version, sizeof(version), "%.*s%s",
+			    (int)(dash ? dash - cols[0] :
+			    (ptrdiff_t)strlen(cols[0])), cols[0],
+			    my.flavour == MYPLAN_MARIADB ? "-MariaDB" : "");
 		}
+	} else {
+		if (nrows != 1 || pg_obs_server_row(&srv, cols, ncols) < 0) {
+			err.code = INSTANCES_ECONNECT;
+			snprintf(err.msg, sizeof(err.msg),
+			    "health check query: unexpected answer");
+		} else
+			version_text(srv.version_num, version, sizeof(version));
 	}
-	instances_release(ck->cx->instances, pc,
-	    res->err.code != PGCONN_OK && res->err.code != PGCONN_ESERVER);
-	check_done(ck, srv.version_num, err.code ? &err : NULL);
+	instances_release(ck->cx->instances, pc, !ok && !server_error);
+	check_done(ck, version, err.code ? &err : NULL);
+}
+
+static void
+check_result(struct pgconn *conn, const struct pgconn_result *res, void *arg)
+{
+	const char *cols[3] = { NULL, NULL, NULL };
+	int i;
+
+	(void)conn;
+	for (i = 0; i < 3 && res->nrows > 0; i++)
+		cols[i] = pgconn_res_value(res, 0, i);
+	check_answer(arg, res->err.code == PGCONN_OK,
+	    res->err.code == PGCONN_ESERVER, res->err.msg, res->nrows, cols,
+	    res->ncols < 3 ? res->ncols : 3, API_ENGINE_POSTGRES);
+}
+
+static void
+my_check_result(struct myconn *conn, const struct myconn_result *res,
+    void *arg)
+{
+	const char *cols[2] = { NULL, NULL };
+	int i;
+
+	(void)conn;
+	for (i = 0; i < 2 && res->nrows > 0; i++)
+		cols[i] = myconn_res_value(res, 0, i);
+	check_answer(arg, res->err.code == MYCONN_OK,
+	    res->err.code == MYCONN_ESERVER, res->err.msg, res->nrows, cols,
+	    res->ncols < 2 ? res->ncols : 2, API_ENGINE_MYSQL);
 }
 
 static void
 check_got(struct pool_conn *pc, const struct instances_err *err, void *arg)
 {
 	struct icheck *ck = arg;
-	struct pgconn *conn;
+	void *conn;
 	struct instances_err e;
+	int rc;
 
 	ck->wait = NULL;
 	if (pc == NULL) {
-		check_done(ck, 0, err);
+		check_done(ck, NULL, err);
 		return;
 	}
 	conn = pool_conn_get(pc);
 	ck->pc = pc;
-	if (pgconn_query(conn, PGQ_SERVER, 0, NULL, check_result, ck) < 0) {
+	if (instances_conn_engine(ck->cx->instances, pc) == API_ENGINE_MYSQL) {
+		rc = myconn_query(conn, MYPLAN_Q_SERVER, my_check_result, ck);
+		if (rc < 0)
+			snprintf(e.msg, sizeof(e.msg), "%s",
+			    myconn_error(conn)->msg);
+	} else {
+		rc = pgconn_query(conn, PGQ_SERVER, 0, NULL, check_result, ck);
+		if (rc < 0)
+			snprintf(e.msg, sizeof(e.msg), "%s",
+			    pgconn_error(conn)->msg);
+	}
+	if (rc < 0) {
 		ck->pc = NULL;
 		e.code = INSTANCES_ECONNECT;
-		snprintf(e.msg, sizeof(e.msg), "%s", pgconn_error(conn)->msg);
 		instances_release(ck->cx->instances, pc, true);
-		check_done(ck, 0, &e);
+		check_done(ck, NULL, &e);
 	}
 }
 
@@ -408,7 +464,7 @@ check_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	e.code = INSTANCES_ECONNECT;
 	snprintf(e.msg, sizeof(e.msg), "health check timed out after %.0f s",
 	    ck->timeout_s);
-	check_done(ck, 0, &e);
+	check_done(ck, NULL, &e);
 }
 
 static struct icheck *
@@ -438,7 +494,7 @@ start_check(struct rtask *t, const struct cobj *c)
 		e.code = INSTANCES_ECONNECT;
 		snprintf(e.msg, sizeof(e.msg),
 		    "the connection registry is not available");
-		check_done(ck, 0, &e);
+		check_done(ck, NULL, &e);
 		return;
 	}
 	ev_timer_set(&ck->timeout, ck->timeout_s, 0.);

@@ -411,8 +411,8 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 	const struct api_role *ro = typed(c);
 	struct rrun *r = rrun_new(t, c, deleting);
 
-	if (cpass_resolve(&r->p, c, &ro->spec.instance, ro->spec.mysql.set ?
-	    "spec.mysql" : NULL) == NULL)
+	if (cpass_resolve(&r->p, c, &ro->spec.instance,
+	    ro->spec.postgres.set, ro->spec.mysql.set) == NULL)
 		return;
 	observe(r);
 }

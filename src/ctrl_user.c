@@ -906,8 +906,8 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 	const struct api_instance *in;
 	struct urun *u = urun_new(t, c, deleting);
 
-	in = cpass_resolve(&u->p, c, &us->spec.instance, us->spec.mysql.set ?
-	    "spec.mysql" : NULL);
+	in = cpass_resolve(&u->p, c, &us->spec.instance,
+	    us->spec.postgres.set, us->spec.mysql.set);
 	if (in == NULL)
 		return;
 	instance_facts(u, in);

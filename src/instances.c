@@ -20,9 +20,11 @@
 
 #include "api.h"
 #include "api_instance.h"
+#include "duration.h"
 #include "instances.h"
 #include "ksecret.h"
 #include "log.h"
+#include "myconn.h"
 #include "pgconn.h"
 #include "pgtls.h"
 #include "pool.h"
@@ -52,7 +54,8 @@ struct inst {
 struct instances {
 	struct ev_loop *loop;
 	struct resolver *resolver;
-	struct pool *pool;
+	struct pool *pool;		/* PostgreSQL connections */
+	struct pool *mypool;		/* MySQL / MariaDB connections */
 	struct ksecret_cache *secrets;
 	instances_lookup_fn lookup;
 	void *lookup_arg;
@@ -73,6 +76,10 @@ struct ispec {
 	enum pgconn_sslmode sslmode;
 	double connect_timeout;
 	char *app_name;
+	/* MySQL */
+	enum myconn_tls my_tls;
+	char *charset;
+	double query_timeout;
 };
 
 enum wstep { W_CRED, W_TLS, W_POOL, W_FAIL };
@@ -110,12 +117,62 @@ ispec_release(struct ispec *s)
 	free(s->cert_key);
 	free(s->key_key);
 	free(s->app_name);
+	free(s->charset);
 }
 
 static char *
 dup_or(const char *s, const char *def)
 {
 	return xstrdup(s && *s ? s : def);
+}
+
+/* The common part of ispec_from() for engine mysql: no default database
+ * (the admin connection needs none), TLS from spec.tls, charset and
+ * timeouts from spec.mysql. */
+static int
+ispec_mysql(struct ispec *s, const struct api_instance *in,
+    const struct api_cred_ref *cred, struct instances_err *err)
+{
+	const struct api_instance_spec *sp = &in->spec;
+	char why[128];
+	double sec;
+
+	s->database = xstrdup(sp->connection.database ?
+	    sp->connection.database : "");
+	s->cred_ns = xstrdup(in->meta.ns);
+	s->cred_name = xstrdup(cred->name);
+	s->user_key = dup_or(cred->username_key, "username");
+	s->pass_key = dup_or(cred->password_key, "password");
+	s->tls_enabled = sp->tls.enabled;
+	if (sp->tls.enabled && sp->tls.secret.set && sp->tls.secret.name) {
+		s->tls_ns = xstrdup(in->meta.ns);
+		s->tls_name = xstrdup(sp->tls.secret.name);
+		s->ca_key = dup_or(sp->tls.secret.ca, "ca.crt");
+		s->cert_key = dup_or(sp->tls.secret.cert, "tls.crt");
+		s->key_key = dup_or(sp->tls.secret.key, "tls.key");
+	}
+	if (myconn_tls_pick(sp->tls.enabled, (unsigned)sp->tls.mode <
+	    API_TLS__COUNT ? api_tls_mode_names[sp->tls.mode] : NULL,
+	    &s->my_tls) < 0) {
+		err->code = INSTANCES_EINVALID;
+		snprintf(err->msg, sizeof(err->msg), "unknown spec.tls.mode");
+		return -1;
+	}
+	s->connect_timeout = 10;
+	s->query_timeout = 30;
+	if (sp->mysql.set) {
+		if (sp->mysql.charset && *sp->mysql.charset)
+			s->charset = xstrdup(sp->mysql.charset);
+		if (sp->mysql.timeout && *sp->mysql.timeout &&
+		    duration_parse_seconds(sp->mysql.timeout, &sec, why,
+		    sizeof(why)) == 0 && sec > 0)
+			s->connect_timeout = sec;
+		if (sp->mysql.read_timeout && *sp->mysql.read_timeout &&
+		    duration_parse_seconds(sp->mysql.read_timeout, &sec, why,
+		    sizeof(why)) == 0 && sec > 0)
+			s->query_timeout = sec;
+	}
+	return 0;
 }
 
 /* Copies the spec; -1 with err filled when it cannot be used. */
@@ -130,7 +187,8 @@ ispec_from(struct ispec *s, const struct api_instance *in,
 	memset(s, 0, sizeof(*s));
 	s->engine = sp->engine;
 	s->generation = in->meta.generation;
-	if (sp->engine != API_ENGINE_POSTGRES) {
+	if (sp->engine != API_ENGINE_POSTGRES &&
+	    sp->engine != API_ENGINE_MYSQL) {
 		err->code = INSTANCES_EUNSUPPORTED;
 		snprintf(err->msg, sizeof(err->msg),
 		    "engine %s is not supported yet",
@@ -147,6 +205,8 @@ ispec_from(struct ispec *s, const struct api_instance *in,
 	}
 	s->host = xstrdup(sp->connection.host ? sp->connection.host : "");
 	s->port = sp->connection.port;
+	if (sp->engine == API_ENGINE_MYSQL)
+		return ispec_mysql(s, in, cred, err);
 	s->database = dup_or(sp->connection.database, "postgres");
 	/* The instance's own namespace, whatever the reference says. */
 	s->cred_ns = xstrdup(in->meta.ns);
@@ -206,6 +266,7 @@ void
 instances_close_idle(struct instances *r, const char *key)
 {
 	pool_drop_instance(r->pool, key);
+	pool_drop_instance(r->mypool, key);
 }
 
 void
@@ -215,6 +276,7 @@ instances_forget(struct instances *r, const char *key)
 	struct inst *in;
 
 	pool_drop_instance(r->pool, key);
+	pool_drop_instance(r->mypool, key);
 	if (pp == NULL)
 		return;
 	in = *pp;
@@ -332,6 +394,27 @@ wait_connect(struct instances_wait *w, const char *tls_rv,
 		in->tls = tls;
 		in->next = r->insts;
 		r->insts = in;
+	}
+	if (w->sp.engine == API_ENGINE_MYSQL) {
+		struct myconn_params mp;
+
+		memset(&mp, 0, sizeof(mp));
+		mp.host = w->sp.host;
+		mp.port = w->sp.port;
+		mp.dbname = w->sp.database;
+		mp.user = w->user;
+		mp.password = w->password;
+		mp.tls_mode = w->sp.my_tls;
+		mp.tls = in->tls;
+		mp.connect_timeout = w->sp.connect_timeout;
+		mp.query_timeout = w->sp.query_timeout;
+		mp.charset = w->sp.charset;
+		w->step = W_POOL;
+		w->pw = pool_acquire(r->mypool, w->key,
+		    w->dbname ? w->dbname : w->sp.database, &mp, pool_got, w);
+		free_secret(w->password);
+		w->password = NULL;
+		return;
 	}
 	memset(&p, 0, sizeof(p));
 	p.host = w->sp.host;
@@ -481,7 +564,15 @@ instances_cancel(struct instances_wait *w)
 void
 instances_release(struct instances *r, struct pool_conn *pc, bool broken)
 {
-	pool_release(r->pool, pc, broken);
+	(void)r;
+	pool_release(pool_conn_pool(pc), pc, broken);
+}
+
+enum api_engine
+instances_conn_engine(struct instances *r, const struct pool_conn *pc)
+{
+	return pool_conn_pool(pc) == r->mypool ? API_ENGINE_MYSQL :
+	    API_ENGINE_POSTGRES;
 }
 
 struct pool *
@@ -517,6 +608,7 @@ instances_new(struct ev_loop *loop, struct khttp *http,
 	pc.max_per_instance = max_per_instance ? max_per_instance :
 	    INSTANCES_MAX_PER_INSTANCE;
 	r->pool = pool_new(loop, &pc, &pgconn_pool_ops, rs);
+	r->mypool = pool_new(loop, &pc, &myconn_pool_ops, rs);
 	r->secrets = ksecret_cache_new(http, KSECRET_TTL);
 	r->lookup = lookup;
 	r->lookup_arg = lookup_arg;
@@ -531,6 +623,7 @@ instances_free(struct instances *r)
 	while (r->waits)
 		instances_cancel(r->waits);
 	pool_free(r->pool);
+	pool_free(r->mypool);
 	while (r->insts) {
 		struct inst *in = r->insts;
 

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <ev.h>
 
+#include "api.h"
 #include "util.h"
 
 struct api_instance;
@@ -111,6 +112,10 @@ void instances_close_idle(struct instances *r, const char *inst_key);
 
 /* The shared pool (stats, tests). */
 struct pool *instances_pool(struct instances *r);
+/* The engine of a borrowed connection: its pool_conn_get() is a struct
+ * pgconn * (postgres) or a struct myconn * (mysql). */
+enum api_engine instances_conn_engine(struct instances *r,
+    const struct pool_conn *pc);
 /* The Secret reader the registry uses (shared with the controllers). */
 struct ksecret_cache *instances_secrets(struct instances *r);
 

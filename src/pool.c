@@ -726,6 +726,12 @@ pool_drop_instance(struct pool *p, const char *instance)
 	mark_dirty(in);
 }
 
+struct pool *
+pool_conn_pool(const struct pool_conn *pc)
+{
+	return pc->pool;
+}
+
 void *
 pool_conn_get(const struct pool_conn *pc)
 {

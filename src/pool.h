@@ -131,6 +131,8 @@ void pool_drop_instance(struct pool *p, const char *instance);
 
 /* The engine's connection of a borrowed pool_conn. */
 void *pool_conn_get(const struct pool_conn *pc);
+/* The pool a pool_conn belongs to. */
+struct pool *pool_conn_pool(const struct pool_conn *pc);
 const char *pool_conn_instance(const struct pool_conn *pc);
 const char *pool_conn_dbname(const struct pool_conn *pc);
 

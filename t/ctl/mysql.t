@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+# The MySQL side of the controllers, end to end: dbprovd against the API
+# stand-in and a throwaway MariaDB 10.11. A DatabaseInstance with engine
+# mysql over TLS (verify-full against a throwaway CA) becomes Ready with
+# the server's version; a Database is created with its charset and
+# collation (information_schema.SCHEMATA), altered when the spec changes,
+# repaired when changed by hand, refused when it carries PostgreSQL
+# options, and dropped or kept as its deletionPolicy says; a reserved word
+# as a name is quoted. Kinds whose MySQL side is not built yet say so
+# (UnsupportedEngine) instead of doing nothing.
+import base64
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tap import ok, is_, diag, skip_all, done_testing  # noqa: E402
+import dbptest  # noqa: E402
+
+DBPROVD = dbptest.build_path('src/dbprovd')
+if not os.path.exists(DBPROVD):
+    skip_all('src/dbprovd is not built')
+from myserver import MyServer, require_mariadb  # noqa: E402
+require_mariadb()
+from fakekube import FakeKube  # noqa: E402
+import obstest  # noqa: E402
+from ctltest import cond  # noqa: E402
+
+NS = 'default'
+GV = '/apis/dbops.dbprovision.io/v1alpha1'
+INST = GV + '/namespaces/%s/databaseinstances' % NS
+DBS = GV + '/namespaces/%s/databases' % NS
+USERS = GV + '/namespaces/%s/databaseusers' % NS
+SECRETS = '/api/v1/namespaces/%s/secrets' % NS
+# The CRD allows only [a-zA-Z_][a-zA-Z0-9_]* names: a reserved word is the
+# hardest name that gets through (the planners' unit tests cover the rest).
+HOSTILE = 'select'
+
+my = MyServer().start()
+tmp = dbptest.TempDir()
+token_file = tmp.join('token')
+with open(token_file, 'w') as f:
+    f.write('my-test-token\n')
+fk = FakeKube(tls=True, token_file=token_file, crd_dir=dbptest.src_path('crd'), bookmark_interval=1).start()
+api = fk.client()
+kubeconfig = tmp.join('kubeconfig')
+fk.write_kubeconfig(kubeconfig, token_file=True)
+
+
+def b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def put_secret(name, data):
+    return api.post(SECRETS, {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': name, 'namespace': NS},
+                              'type': 'Opaque', 'data': {k: b64(v) for k, v in data.items()}})
+
+
+def get(path):
+    r = api.get(path)
+    return r.json if r.status == 200 else None
+
+
+def wait_cond(path, typ, status, timeout=30, reason=None):
+    def pred():
+        o = get(path)
+        c = cond(o, typ)
+        return o if c and c['status'] == status and (reason is None or c['reason'] == reason) else None
+    return dbptest.wait_until(pred, timeout, 0.2)
+
+
+def schema(name):
+    rows = my.sql("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                  "WHERE SCHEMA_NAME = '%s'" % name.replace('\\', '\\\\').replace("'", "''"))
+    return tuple(rows[0]) if rows else None
+
+
+def database(name, dbname, **spec):
+    s = {'name': dbname, 'instanceRef': {'name': 'my1'}, 'deletionProtection': False}
+    s.update(spec)
+    return {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'Database',
+            'metadata': {'name': name, 'namespace': NS}, 'spec': s}
+
+
+put_secret('my-admin', {'username': my.user, 'password': my.password})
+with open(my.ca_file, 'rb') as f:
+    put_secret('my-tls', {'ca.crt': f.read()})
+mport = dbptest.free_port()
+d = dbptest.Proc([DBPROVD, '--kubeconfig', kubeconfig, '--log-level', 'debug', '--resync-period', '5s',
+                  '--metrics-bind-address', '127.0.0.1:%d' % mport, '--health-probe-bind-address', '0'],
+                 stderr_path=tmp.join('dbprovd.log'))
+try:
+    obstest.wait_port(mport)
+    ok(dbptest.wait_until(lambda: 'informer synced' in d.stderr_text(), 20), 'dbprovd runs and syncs')
+
+    # --- the instance ------------------------------------------------------------
+    inst = {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseInstance',
+            'metadata': {'name': 'my1', 'namespace': NS},
+            'spec': {'engine': 'mysql',
+                     'connection': {'host': 'localhost', 'port': my.port, 'database': 'mysql',
+                                    'secretRef': {'name': 'my-admin'}},
+                     'tls': {'enabled': True, 'mode': 'verify-full', 'secretRef': {'name': 'my-tls'}},
+                     'healthCheck': {'intervalSeconds': 5, 'timeoutSeconds': 3},
+                     'mysql': {'charset': 'utf8mb4'}}}
+    is_(api.post(INST, inst).status, 201, 'DatabaseInstance (mysql, TLS verify-full) created')
+    o = wait_cond(INST + '/my1', 'Ready', 'True', 60)
+    ok(o, 'Ready=True')
+    if not o:
+        diag(get(INST + '/my1'))
+        diag(d.stderr_text()[-3000:])
+    o = o or {'status': {}}
+    ok((o['status'].get('version') or '').endswith('-MariaDB'), 'status.version names MariaDB: %s'
+       % o['status'].get('version'))
+    is_((cond(o, 'Connected') or {}).get('status'), 'True', 'Connected=True')
+    ok(my.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'admin'") not in (None, '0'),
+       'sessions of the admin account are open')
+
+    # --- a database with charset and collation -------------------------------------------
+    is_(api.post(DBS, database('shop', 'shop', deletionPolicy='Delete',
+                               mysql={'charset': 'utf8mb4', 'collation': 'utf8mb4_bin'})).status, 201,
+        'Database shop created')
+    o = wait_cond(DBS + '/shop', 'Ready', 'True', 30)
+    ok(o, 'Ready=True')
+    if not o:
+        diag(get(DBS + '/shop'))
+    is_(schema('shop'), ('utf8mb4', 'utf8mb4_bin'), 'SCHEMATA: utf8mb4 / utf8mb4_bin')
+    st = (o or {}).get('status') or {}
+    is_((st.get('mysql') or {}).get('collation'), 'utf8mb4_bin', 'status.mysql.collation')
+    is_((st.get('database') or {}).get('name'), 'shop', 'status.database.name')
+    ok(dbptest.wait_until(lambda: [e for e in api.get('/api/v1/namespaces/%s/events' % NS).json['items']
+                                   if e['involvedObject']['name'] == 'shop' and e['reason'] == 'Created'], 10),
+       'Created event')
+
+    # --- spec change, drift ---------------------------------------------------------------
+    api.patch(DBS + '/shop', {'spec': {'mysql': {'collation': 'utf8mb4_unicode_ci'}}})
+    ok(dbptest.wait_until(lambda: schema('shop') == ('utf8mb4', 'utf8mb4_unicode_ci'), 20),
+       'collation changed by the spec: ALTER DATABASE')
+    my.sql('ALTER DATABASE shop COLLATE utf8mb4_general_ci')
+    ok(dbptest.wait_until(lambda: schema('shop') == ('utf8mb4', 'utf8mb4_unicode_ci'), 20),
+       'collation changed by hand: repaired')
+
+    # --- refusals ----------------------------------------------------------------------------
+    is_(api.post(DBS, database('pgopts', 'pgopts', postgres={'encoding': 'UTF8'})).status, 201,
+        'a Database with PostgreSQL options on a mysql instance')
+    o = wait_cond(DBS + '/pgopts', 'Ready', 'False', 20, reason='SpecNotApplicable')
+    ok(o and 'spec.postgres' in o['status'].get('message', ''), 'SpecNotApplicable naming spec.postgres')
+    is_(schema('pgopts'), None, 'nothing created')
+    is_(api.post(USERS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseUser',
+                         'metadata': {'name': 'u1', 'namespace': NS},
+                         'spec': {'username': 'u1', 'instanceRef': {'name': 'my1'}}}).status, 201,
+        'a DatabaseUser on the mysql instance')
+    o = wait_cond(USERS + '/u1', 'Ready', 'False', 20, reason='UnsupportedEngine')
+    ok(o, 'DatabaseUser on MySQL: UnsupportedEngine, not silently ignored')
+
+    # --- a reserved word as the name -------------------------------------------------------------------------
+    is_(api.post(DBS, database('hostile', HOSTILE, deletionPolicy='Delete')).status, 201,
+        'a Database named with a reserved word')
+    ok(wait_cond(DBS + '/hostile', 'Ready', 'True', 30), 'Ready=True')
+    ok(schema(HOSTILE) is not None, 'created under exactly that name')
+    ok(schema('shop') is not None, 'shop still exists')
+
+    # --- deletion -----------------------------------------------------------------------------------
+    is_(api.post(DBS, database('kept', 'kept', deletionPolicy='Retain')).status, 201, 'a Database to retain')
+    ok(wait_cond(DBS + '/kept', 'Ready', 'True', 30), 'Ready=True')
+    for n in ('kept', 'shop', 'hostile', 'pgopts'):
+        api.delete(DBS + '/' + n)
+    ok(dbptest.wait_until(lambda: all(get(DBS + '/' + n) is None for n in ('kept', 'shop', 'hostile', 'pgopts')),
+                          30), 'the Databases are gone')
+    is_(schema('shop'), None, 'Delete: shop dropped')
+    is_(schema(HOSTILE), None, 'Delete: the hostile one dropped')
+    ok(schema('kept') is not None, 'Retain: kept stays')
+    api.delete(USERS + '/u1')
+    api.delete(INST + '/my1')
+    ok(dbptest.wait_until(lambda: get(INST + '/my1') is None, 30), 'the instance is deleted')
+
+    rc = d.stop(15)
+    is_(rc, 0, 'SIGTERM: exit 0')
+    logs = d.stderr_text()
+    ok(my.password not in logs, 'no password in the logs')
+    is_([x for x in logs.splitlines() if not x.startswith('{')], [], 'every log line is JSON')
+    if not ok('ERROR: AddressSanitizer' not in logs and 'runtime error' not in logs, 'no sanitizer report'):
+        diag(logs[-3000:])
+finally:
+    d.close()
+    fk.close()
+    tmp.cleanup()
+done_testing()
