@@ -14,6 +14,7 @@
 #include "events.h"
 #include "kwrite.h"
 #include "mgr.h"
+#include "myplan.h"
 #include "pgplan.h"
 
 struct instances;
@@ -171,6 +172,27 @@ bool ctrl_pggrants_recorded(const struct api_meta *md, const char *json);
  * runs next. */
 void ctrl_pggrants_record(struct cpass *p, const char *json,
     void (*next)(struct cpass *p));
+
+/* The observation of a MySQL account name (ctrl_myobs.c), for
+ * DatabaseUser, DatabaseRole and DatabaseGrant on engine mysql: the
+ * server flavour, the accounts of the name on every host, their roles,
+ * and with privileges the privileges of each account. The kind's
+ * row()/answered() hooks hand over as for ctrl_pgrole_*. */
+struct ctrl_myuser {
+	struct myplan_server server;
+	struct myplan_obs_user obs;
+	struct sqlplan q;	/* the queries in flight */
+	char *name;
+	bool privileges;
+	size_t acct;		/* account whose privileges are read */
+};
+void ctrl_myuser_init(struct ctrl_myuser *o);
+void ctrl_myuser_release(struct ctrl_myuser *o);
+void ctrl_myuser_observe(struct cpass *p, struct ctrl_myuser *o,
+    const char *name, bool privileges);
+int ctrl_myuser_row(struct cpass *p, struct ctrl_myuser *o,
+    const char *const *cols, int ncols);
+bool ctrl_myuser_answered(struct cpass *p, struct ctrl_myuser *o);
 
 /* DatabaseGrant (ctrl_grant.c). */
 void ctrl_grant_reconcile(struct rtask *t);

@@ -74,6 +74,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "mgr.h"
+#include "myconn.h"
+#include "myplan.h"
 #include "password.h"
 #include "pgconn.h"
 #include "pgplan.h"
@@ -91,6 +93,7 @@
 struct urun {
 	struct cpass p;		/* first: the runner's part */
 	struct pg_obs_role obs;
+	struct ctrl_myuser my;	/* engine mysql */
 	/* The instance's connection facts, for the Secret template. */
 	char *host;
 	int port;
@@ -127,20 +130,27 @@ static void plan_stage(struct urun *u);
 static int
 row(struct cpass *p, const char *const *cols, int ncols)
 {
+	if (p->engine == API_ENGINE_MYSQL)
+		return ctrl_myuser_row(p, &U(p)->my, cols, ncols);
 	return ctrl_pgrole_row(p, &U(p)->obs, cols, ncols);
 }
 
 static void
 answered(struct cpass *p)
 {
-	if (ctrl_pgrole_answered(p, &U(p)->obs))
+	if (p->engine == API_ENGINE_MYSQL ?
+	    ctrl_myuser_answered(p, &U(p)->my) :
+	    ctrl_pgrole_answered(p, &U(p)->obs))
 		plan_stage(U(p));
 }
 
 static void
 observe(struct urun *u)
 {
-	ctrl_pgrole_observe(&u->p, &u->obs);
+	if (u->p.engine == API_ENGINE_MYSQL)
+		ctrl_myuser_observe(&u->p, &u->my, u->p.name, false);
+	else
+		ctrl_pgrole_observe(&u->p, &u->obs);
 }
 
 /* ---- rotation ------------------------------------------------------------- */
@@ -581,7 +591,7 @@ existing_read(const struct ksecret *s, const struct ksecret_err *e, void *arg)
 static void
 metric(struct cpass *p, enum metrics_op op, bool ok)
 {
-	metrics_user_operation(op, api_engine_names[API_ENGINE_POSTGRES], ok,
+	metrics_user_operation(op, api_engine_names[p->engine], ok,
 	    p->t->namespace);
 }
 
@@ -674,6 +684,19 @@ deletion_plan(struct urun *u)
 	struct cpass *p = &u->p;
 	char err[512];
 
+	if (p->engine == API_ENGINE_MYSQL) {
+		if (u->my.obs.n == 0) {
+			finish_deletion(u);
+			return;
+		}
+		if (mysqlplan_user_drop(p->name, &u->my.obs, &p->plan, err,
+		    sizeof(err)) < 0) {
+			cpass_run_failed(p, "plan", err);
+			return;
+		}
+		cpass_run_plan(p);
+		return;
+	}
 	if (!u->obs.exists) {
 		finish_deletion(u);
 		return;
@@ -684,6 +707,32 @@ deletion_plan(struct urun *u)
 		return;
 	}
 	cpass_run_plan(p);
+}
+
+/* plan_stage() for engine mysql: every allowed host is an account; the
+ * password is set (hashed here for mysql_native_password) under the same
+ * rule as for PostgreSQL, and whenever an account must be created. */
+static void
+my_plan(struct urun *u, const struct cobj *c)
+{
+	struct cpass *p = &u->p;
+	const struct api_user *us = typed(c);
+	char err[512], msg[CPASS_MSG_MAX];
+
+	p->exists = u->my.obs.n > 0;
+	u->set_password = u->my.obs.n == 0 || u->generated ||
+	    strcmp0(api_map_get(&cobj_meta(c)->annotations, ANN_APPLIED),
+	    u->source) || mysqlplan_user_needs_password(&us->spec,
+	    &u->my.obs);
+	if (mysqlplan_user(&us->spec, u->set_password ? u->password : NULL,
+	    &u->my.obs, &p->plan, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot apply the spec: %s", err);
+		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
+		    RRESULT_DONE, 0);
+		return;
+	}
+	if (!cpass_apply(p, c, "Creating user"))
+		success_status(u);
 }
 
 static void
@@ -708,6 +757,10 @@ plan_stage(struct urun *u)
 		return;
 	}
 	md = cobj_meta(c);
+	if (p->engine == API_ENGINE_MYSQL) {
+		my_plan(u, c);
+		return;
+	}
 	p->exists = u->obs.exists;
 	u->set_password = !u->obs.exists || u->generated ||
 	    strcmp0(api_map_get(&md->annotations, ANN_APPLIED), u->source);
@@ -747,6 +800,7 @@ release(struct cpass *p)
 	if (u->kreq)
 		kreq_cancel(u->kreq);
 	pg_obs_role_release(&u->obs);
+	ctrl_myuser_release(&u->my);
 	if (u->password)
 		free_secret(u->password);
 	free(u->source);
@@ -772,6 +826,8 @@ static const struct cpass_kind user_kind = {
 	.executed = executed,
 	.release = release,
 	.metric = metric,
+	.engines = CTRL_ENGINE(API_ENGINE_POSTGRES) |
+	    CTRL_ENGINE(API_ENGINE_MYSQL),
 };
 
 static struct urun *
@@ -784,6 +840,7 @@ urun_new(struct rtask *t, const struct cobj *c, bool deleting)
 	u->p.deleting = deleting;
 	u->next_rotation = -1;
 	pg_obs_role_init(&u->obs);
+	ctrl_myuser_init(&u->my);
 	if (us->spec.password_secret.set)
 		u->secret_name = xstrdup(us->spec.password_secret.secret_name &&
 		    *us->spec.password_secret.secret_name ?
@@ -809,6 +866,15 @@ instance_facts(struct urun *u, const struct api_instance *in)
 	u->port = sp->connection.port;
 	u->database = xstrdup(sp->connection.database ?
 	    sp->connection.database : "postgres");
+	if (sp->engine == API_ENGINE_MYSQL) {
+		enum myconn_tls tm;
+
+		u->sslmode = xstrdup(myconn_tls_pick(sp->tls.enabled,
+		    (unsigned)sp->tls.mode < API_TLS__COUNT ?
+		    api_tls_mode_names[sp->tls.mode] : NULL, &tm) == 0 ?
+		    myconn_tls_name(tm) : "");
+		return;
+	}
 	if (sp->postgres.set && (unsigned)sp->postgres.ssl_mode <
 	    API_PG_SSL__COUNT)
 		pgmode = api_pg_sslmode_names[sp->postgres.ssl_mode];

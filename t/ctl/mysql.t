@@ -6,7 +6,9 @@
 # collation (information_schema.SCHEMATA), altered when the spec changes,
 # repaired when changed by hand, refused when it carries PostgreSQL
 # options, and dropped or kept as its deletionPolicy says; a reserved word
-# as a name is quoted. Kinds whose MySQL side is not built yet say so
+# as a name is quoted. A DatabaseUser gets one account per allowed host,
+# its limits and plugin, a generated password in its Secret that logs in,
+# repair of a limit changed by hand, and is dropped on deletion. Kinds whose MySQL side is not built yet say so
 # (UnsupportedEngine) instead of doing nothing.
 import base64
 import os
@@ -30,6 +32,7 @@ GV = '/apis/dbops.dbprovision.io/v1alpha1'
 INST = GV + '/namespaces/%s/databaseinstances' % NS
 DBS = GV + '/namespaces/%s/databases' % NS
 USERS = GV + '/namespaces/%s/databaseusers' % NS
+ROLES = GV + '/namespaces/%s/databaseroles' % NS
 SECRETS = '/api/v1/namespaces/%s/secrets' % NS
 # The CRD allows only [a-zA-Z_][a-zA-Z0-9_]* names: a reserved word is the
 # hardest name that gets through (the planners' unit tests cover the rest).
@@ -144,12 +147,46 @@ try:
     o = wait_cond(DBS + '/pgopts', 'Ready', 'False', 20, reason='SpecNotApplicable')
     ok(o and 'spec.postgres' in o['status'].get('message', ''), 'SpecNotApplicable naming spec.postgres')
     is_(schema('pgopts'), None, 'nothing created')
+    is_(api.post(ROLES, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseRole',
+                         'metadata': {'name': 'r1', 'namespace': NS},
+                         'spec': {'roleName': 'r1', 'instanceRef': {'name': 'my1'}}}).status, 201,
+        'a DatabaseRole on the mysql instance')
+    o = wait_cond(ROLES + '/r1', 'Ready', 'False', 20, reason='UnsupportedEngine')
+    ok(o, 'DatabaseRole on MySQL: UnsupportedEngine, not silently ignored')
+
+    # --- a user with a generated password on two host patterns ------------------------
     is_(api.post(USERS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseUser',
-                         'metadata': {'name': 'u1', 'namespace': NS},
-                         'spec': {'username': 'u1', 'instanceRef': {'name': 'my1'}}}).status, 201,
-        'a DatabaseUser on the mysql instance')
-    o = wait_cond(USERS + '/u1', 'Ready', 'False', 20, reason='UnsupportedEngine')
-    ok(o, 'DatabaseUser on MySQL: UnsupportedEngine, not silently ignored')
+                         'metadata': {'name': 'app', 'namespace': NS},
+                         'spec': {'username': 'app_user', 'instanceRef': {'name': 'my1'},
+                                  'passwordSecret': {'secretName': 'app-creds'},
+                                  'mysql': {'allowedHosts': ['%', 'localhost'], 'maxUserConnections': 3,
+                                            'authPlugin': 'mysql_native_password'}}}).status, 201,
+        'a DatabaseUser on MySQL')
+    o = wait_cond(USERS + '/app', 'Ready', 'True', 30)
+    ok(o, 'Ready=True')
+    if not o:
+        diag(get(USERS + '/app'))
+    hosts = sorted(r[0] for r in my.sql("SELECT Host FROM mysql.user WHERE User = 'app_user'"))
+    is_(hosts, ['%', 'localhost'], 'one account per allowed host')
+    is_(my.value("SELECT DISTINCT max_user_connections FROM mysql.user WHERE User = 'app_user'"), '3',
+        'MAX_USER_CONNECTIONS 3 on both')
+    is_(my.value("SELECT DISTINCT plugin FROM mysql.user WHERE User = 'app_user'"), 'mysql_native_password',
+        'auth plugin')
+    sec = get(SECRETS + '/app-creds') or {}
+    apw = base64.b64decode((sec.get('data') or {}).get('password', '')).decode()
+    ok(len(apw) == 32 and my.login('app_user', apw), 'the Secret password logs in over TCP')
+    ok(apw not in my.log_text(), 'the password never reached the server log')
+    my.sql("ALTER USER 'app_user'@'%' WITH MAX_USER_CONNECTIONS 0")
+    ok(dbptest.wait_until(lambda: my.value("SELECT max_user_connections FROM mysql.user WHERE User = 'app_user' "
+                                           "AND Host = '%'") == '3', 20), 'a limit changed by hand is repaired')
+    api.patch(USERS + '/app', {'spec': {'mysql': {'allowedHosts': ['%']}}})
+    ok(dbptest.wait_until(lambda: [r[0] for r in my.sql("SELECT Host FROM mysql.user WHERE User = 'app_user'")]
+                          == ['%'], 20), 'a host removed from allowedHosts: its account is dropped')
+    api.delete(USERS + '/app')
+    ok(dbptest.wait_until(lambda: get(USERS + '/app') is None, 30), 'the user is deleted')
+    is_(my.value("SELECT COUNT(*) FROM mysql.user WHERE User = 'app_user'"), '0', 'its accounts are dropped')
+    is_(get(SECRETS + '/app-creds'), None, 'and its Secret')
+    logs_pw = apw
 
     # --- a reserved word as the name -------------------------------------------------------------------------
     is_(api.post(DBS, database('hostile', HOSTILE, deletionPolicy='Delete')).status, 201,
@@ -168,14 +205,14 @@ try:
     is_(schema('shop'), None, 'Delete: shop dropped')
     is_(schema(HOSTILE), None, 'Delete: the hostile one dropped')
     ok(schema('kept') is not None, 'Retain: kept stays')
-    api.delete(USERS + '/u1')
+    api.delete(ROLES + '/r1')
     api.delete(INST + '/my1')
     ok(dbptest.wait_until(lambda: get(INST + '/my1') is None, 30), 'the instance is deleted')
 
     rc = d.stop(15)
     is_(rc, 0, 'SIGTERM: exit 0')
     logs = d.stderr_text()
-    ok(my.password not in logs, 'no password in the logs')
+    ok(my.password not in logs and logs_pw not in logs, 'no password in the logs')
     is_([x for x in logs.splitlines() if not x.startswith('{')], [], 'every log line is JSON')
     if not ok('ERROR: AddressSanitizer' not in logs and 'runtime error' not in logs, 'no sanitizer report'):
         diag(logs[-3000:])

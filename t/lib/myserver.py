@@ -262,6 +262,15 @@ class MyServer:
         out = _run(argv)
         return [line.split('\t') for line in out.splitlines() if line != '']
 
+    def login(self, user, password, host='127.0.0.1'):
+        """True if user can log in over TCP with password (given to the
+        client in MYSQL_PWD, never on its command line)."""
+        argv = [CLIENT, '--no-defaults', '-h', host, '-P', str(self.port), '-u', user,
+                '--batch', '--skip-column-names', '--connect-timeout=10', '-e', 'SELECT CURRENT_USER()']
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=dict(os.environ, MYSQL_PWD=password))
+        return r.returncode == 0 and r.stdout.decode().strip().startswith(user + '@')
+
     def value(self, query, db=None):
         rows = self.sql(query, db)
         return rows[0][0] if rows else None
