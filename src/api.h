@@ -221,6 +221,8 @@ struct api_map {		/* map[string]string, in document order */
 
 void api_strv_release(struct api_strv *s);
 bool api_strv_contains(const struct api_strv *s, const char *str);
+/* Appends a copy of str (the vector stays NULL-terminated). */
+void api_strv_push(struct api_strv *s, const char *str);
 void api_map_release(struct api_map *m);
 /* Value for key, or NULL. */
 const char *api_map_get(const struct api_map *m, const char *key);

@@ -276,6 +276,14 @@ api_strv_contains(const struct api_strv *s, const char *str)
 }
 
 void
+api_strv_push(struct api_strv *s, const char *str)
+{
+	s->v = xrealloc(s->v, (s->n + 2) * sizeof(*s->v));
+	s->v[s->n++] = xstrdup(str);
+	s->v[s->n] = NULL;
+}
+
+void
 api_map_release(struct api_map *m)
 {
 	size_t i;

@@ -194,6 +194,11 @@ int ctrl_myuser_row(struct cpass *p, struct ctrl_myuser *o,
     const char *const *cols, int ncols);
 bool ctrl_myuser_answered(struct cpass *p, struct ctrl_myuser *o);
 
+/* The applied-privileges record of an object for engine mysql. */
+int ctrl_mygrants_read(const struct api_meta *md, struct myplan_privset *prev,
+    char *err, size_t errlen);
+char *ctrl_mygrants_json(const struct myplan_privset *s);
+
 /* DatabaseGrant (ctrl_grant.c). */
 void ctrl_grant_reconcile(struct rtask *t);
 void ctrl_grant_abort(struct rtask *t);

@@ -1,5 +1,6 @@
 /*
- * ctrl_grant.c - the DatabaseGrant controller for engine postgres
+ * ctrl_grant.c - the DatabaseGrant controller for engines postgres and
+ * mysql
  * (behavior.md §1.5, api.md §11, without the defects listed there), on the
  * pass runner of cpass.h; and the observation of a grantee's privileges,
  * which DatabaseRole shares for its spec.postgres.grants.
@@ -229,6 +230,34 @@ ctrl_pggrants_record(struct cpass *p, const char *json,
 	    next);
 }
 
+/* The same record for engine mysql (a myplan_privset). */
+int
+ctrl_mygrants_read(const struct api_meta *md, struct myplan_privset *prev,
+    char *err, size_t errlen)
+{
+	const char *text = api_map_get(&md->annotations, ANN_APPLIED);
+	yajl_val v;
+	int rc;
+
+	if (text == NULL || *text == '\0')
+		return 0;
+	if ((v = json_parse(text, strlen(text), err, errlen)) == NULL)
+		return -1;
+	rc = myplan_privset_read(v, prev, err, errlen);
+	yajl_tree_free(v);
+	return rc;
+}
+
+char *
+ctrl_mygrants_json(const struct myplan_privset *s)
+{
+	struct jw w;
+
+	jw_init(&w);
+	myplan_privset_write(&w, s);
+	return jw_finish(&w, NULL);
+}
+
 /* ---- the DatabaseGrant pass ---------------------------------------------------- */
 
 struct grun {
@@ -237,6 +266,10 @@ struct grun {
 	struct pg_privset prev;		/* the recorded applied set */
 	struct pg_privset applied;	/* what this pass's plan leaves */
 	char *final;			/* JSON of applied, recorded last */
+	/* engine mysql */
+	struct ctrl_myuser my;
+	struct myplan_privset myprev, myapplied;
+	struct api_strv hosts;		/* the user's allowedHosts */
 };
 
 static const struct api_grant *
@@ -256,20 +289,24 @@ static void plan_stage(struct grun *r);
 static int
 row(struct cpass *p, const char *const *cols, int ncols)
 {
+	if (p->engine == API_ENGINE_MYSQL)
+		return ctrl_myuser_row(p, &R(p)->my, cols, ncols);
 	return ctrl_pggrants_row(p, &R(p)->g, cols, ncols);
 }
 
 static void
 answered(struct cpass *p)
 {
-	if (ctrl_pggrants_answered(p, &R(p)->g))
+	if (p->engine == API_ENGINE_MYSQL ?
+	    ctrl_myuser_answered(p, &R(p)->my) :
+	    ctrl_pggrants_answered(p, &R(p)->g))
 		plan_stage(R(p));
 }
 
 static void
 metric(struct cpass *p, enum metrics_op op, bool ok)
 {
-	metrics_grant_operation(op, api_engine_names[API_ENGINE_POSTGRES], ok,
+	metrics_grant_operation(op, api_engine_names[p->engine], ok,
 	    p->t->namespace);
 }
 
@@ -307,14 +344,23 @@ success_status(struct grun *r)
 	cpass_status_base(&r->p, &st, c);
 	st.phase = API_PHASE_READY;
 	st.message = (char *)"Grants applied successfully";
-	pg_privset_roles(&r->applied, &roles);
 	st.applied_grants.set = true;
+	if (r->p.engine == API_ENGINE_MYSQL) {
+		myplan_privset_roles(&r->myapplied, &roles);
+		st.applied_grants.direct_grants =
+		    (int32_t)gr->spec.mysql.grants.n;
+		st.applied_grants.default_privileges = 0;
+		r->final = ctrl_mygrants_json(&r->myapplied);
+	} else {
+		pg_privset_roles(&r->applied, &roles);
+		st.applied_grants.direct_grants =
+		    (int32_t)gr->spec.postgres.grants.n;
+		st.applied_grants.default_privileges =
+		    (int32_t)gr->spec.postgres.n_default_privileges;
+		r->final = ctrl_pggrants_json(&r->applied);
+	}
 	st.applied_grants.roles = roles;
-	st.applied_grants.direct_grants = (int32_t)gr->spec.postgres.grants.n;
-	st.applied_grants.default_privileges =
-	    (int32_t)gr->spec.postgres.n_default_privileges;
 	cpass_ready(&r->p, c, &st, true);
-	r->final = ctrl_pggrants_json(&r->applied);
 	r->p.after_write = record_final;
 	cpass_finish(&r->p, c, &st, RRESULT_REQUEUE, CPASS_RESYNC);
 	api_conditions_release(&st.conditions);
@@ -351,6 +397,46 @@ run_plan(struct cpass *p)
 		success_status(R(p));
 }
 
+/* plan_stage() for engine mysql. */
+static void
+my_plan_stage(struct grun *r, const struct cobj *c)
+{
+	struct cpass *p = &r->p;
+	const struct api_grant *gr = typed(c);
+	struct myplan_privset wide;
+	char err[512], msg[CPASS_MSG_MAX], *json;
+
+	if (p->deleting) {
+		if (mysqlplan_grant_revoke(p->name, &gr->spec.mysql,
+		    &r->my.obs, &r->myprev, &p->plan, err, sizeof(err)) < 0) {
+			cpass_run_failed(p, "plan", err);
+			return;
+		}
+		cpass_run_plan(p);
+		return;
+	}
+	p->exists = gr->status.phase == API_PHASE_READY ||
+	    gr->status.applied_grants.set;
+	if (mysqlplan_grant(p->name, &r->hosts, &gr->spec.mysql, &r->my.obs,
+	    &r->myprev, &p->plan, &r->myapplied, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot apply the spec: %s", err);
+		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
+		    RRESULT_REQUEUE, 30);
+		return;
+	}
+	myplan_privset_init(&wide);
+	myplan_privset_union(&wide, &r->myprev);
+	myplan_privset_union(&wide, &r->myapplied);
+	json = ctrl_mygrants_json(&wide);
+	myplan_privset_release(&wide);
+	if (!sqlplan_empty(&p->plan) &&
+	    !ctrl_pggrants_recorded(cobj_meta(c), json))
+		ctrl_pggrants_record(p, json, run_plan);
+	else
+		run_plan(p);
+	free(json);
+}
+
 static void
 plan_stage(struct grun *r)
 {
@@ -366,6 +452,10 @@ plan_stage(struct grun *r)
 		return;
 	}
 	gr = typed(c);
+	if (p->engine == API_ENGINE_MYSQL) {
+		my_plan_stage(r, c);
+		return;
+	}
 	if (p->deleting) {
 		if (pgplan_grant_revoke(r->g.grantee, &gr->spec.postgres,
 		    &r->g.obs, &r->prev, &p->plan, err, sizeof(err)) < 0) {
@@ -408,6 +498,10 @@ release(struct cpass *p)
 	ctrl_pggrants_release(&r->g);
 	pg_privset_release(&r->prev);
 	pg_privset_release(&r->applied);
+	ctrl_myuser_release(&r->my);
+	myplan_privset_release(&r->myprev);
+	myplan_privset_release(&r->myapplied);
+	api_strv_release(&r->hosts);
 	free(r->final);
 }
 
@@ -427,6 +521,8 @@ static const struct cpass_kind grant_kind = {
 	.executed = executed,
 	.release = release,
 	.metric = metric,
+	.engines = CTRL_ENGINE(API_ENGINE_POSTGRES) |
+	    CTRL_ENGINE(API_ENGINE_MYSQL),
 };
 
 /* The DatabaseUser of the grant, or NULL with the refusal filled. */
@@ -497,6 +593,9 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 	ctrl_pggrants_init(&r->g);
 	pg_privset_init(&r->prev);
 	pg_privset_init(&r->applied);
+	ctrl_myuser_init(&r->my);
+	myplan_privset_init(&r->myprev);
+	myplan_privset_init(&r->myapplied);
 	if (us == NULL) {
 		if (deleting) {
 			/* No user object: its role went with it. */
@@ -507,6 +606,26 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 		    why.delay);
 		return;
 	}
+	if (cpass_resolve(&r->p, c, &us->spec.instance,
+	    gr->spec.postgres.set, gr->spec.mysql.set) == NULL)
+		return;
+	if (r->p.engine == API_ENGINE_MYSQL) {
+		if (ctrl_mygrants_read(cobj_meta(c), &r->myprev, err,
+		    sizeof(err)) < 0) {
+			log_warn("applied privileges annotation unreadable",
+			    "namespace", t->namespace, "name", t->name,
+			    "error", err);
+			myplan_privset_release(&r->myprev);
+			myplan_privset_init(&r->myprev);
+		}
+		if (us->spec.mysql.set)
+			for (size_t i = 0; i < us->spec.mysql.allowed_hosts.n;
+			    i++)
+				api_strv_push(&r->hosts,
+				    us->spec.mysql.allowed_hosts.v[i]);
+		ctrl_myuser_observe(&r->p, &r->my, r->p.name, true);
+		return;
+	}
 	if (ctrl_pggrants_read(cobj_meta(c), &r->prev, err, sizeof(err)) < 0) {
 		/* Unreadable record: treated as empty, said in the log. */
 		log_warn("applied privileges annotation unreadable",
@@ -514,9 +633,6 @@ start(struct rtask *t, const struct cobj *c, bool deleting)
 		pg_privset_release(&r->prev);
 		pg_privset_init(&r->prev);
 	}
-	if (cpass_resolve(&r->p, c, &us->spec.instance,
-	    gr->spec.postgres.set, gr->spec.mysql.set) == NULL)
-		return;
 	pgplan_grant_databases(&gr->spec.postgres, NULL, &r->prev, &r->g.dbs);
 	ctrl_pggrants_observe(&r->p, &r->g, r->p.name);
 }
@@ -538,6 +654,9 @@ deletion(struct rtask *t, const struct cobj *c)
 		ctrl_pggrants_init(&r->g);
 		pg_privset_init(&r->prev);
 		pg_privset_init(&r->applied);
+		ctrl_myuser_init(&r->my);
+		myplan_privset_init(&r->myprev);
+		myplan_privset_init(&r->myapplied);
 		cpass_fail(&r->p, API_PHASE_FAILED,
 		    "DeletionFailed", "cannot revoke the grants: the spec is "
 		    "invalid; fix it", RRESULT_DONE, 0);

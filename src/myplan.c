@@ -163,12 +163,6 @@ parse_flag(const char *s, bool *out)
 	return -1;
 }
 
-static void
-strv_push(struct api_strv *s, const char *v)
-{
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = xstrdup(v);
-}
 
 static char *
 upper_dup(const char *s)
@@ -353,7 +347,7 @@ myplan_obs_role_row(struct myplan_obs_user *o, const char *const *col,
 	p.grant_option = admin;
 	myplan_privset_add(&a->held, &p);
 	if (def && !api_strv_contains(&a->default_roles, col[1]))
-		strv_push(&a->default_roles, col[1]);
+		api_strv_push(&a->default_roles, col[1]);
 	return 0;
 }
 
@@ -1489,7 +1483,7 @@ myplan_privset_roles(const struct myplan_privset *s, struct api_strv *out)
 	for (i = 0; i < s->n; i++)
 		if (s->v[i].obj == MYPLAN_OBJ_ROLE &&
 		    !api_strv_contains(out, s->v[i].name))
-			strv_push(out, s->v[i].name);
+			api_strv_push(out, s->v[i].name);
 }
 
 void
@@ -1959,7 +1953,7 @@ plan_default_roles(struct pctx *c, const struct acct *to,
 	for (i = 0; i < want->n; i++)
 		if (want->v[i].obj == MYPLAN_OBJ_ROLE &&
 		    (!mariadb(c->server) || d.n == 0))
-			strv_push(&d, want->v[i].name);
+			api_strv_push(&d, want->v[i].name);
 	if (obs != NULL && roles_equal(&d, &obs->default_roles)) {
 		api_strv_release(&d);
 		return;

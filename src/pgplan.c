@@ -354,12 +354,6 @@ pg_obs_role_row(struct pg_obs_role *o, const char *const *col, int ncol)
 	return 0;
 }
 
-static void
-strv_push(struct api_strv *s, const char *v)
-{
-	s->v = grow(s->v, s->n, sizeof(*s->v));
-	s->v[s->n++] = xstrdup(v);
-}
 
 int
 pg_obs_member_row(struct api_strv *member_of, const char *const *col,
@@ -367,7 +361,7 @@ pg_obs_member_row(struct api_strv *member_of, const char *const *col,
 {
 	if (ncol != 1 || col[0] == NULL)
 		return -1;
-	strv_push(member_of, col[0]);
+	api_strv_push(member_of, col[0]);
 	return 0;
 }
 
@@ -1301,7 +1295,7 @@ split_list(const char *s, struct api_strv *out)
 			buf_release(&item);
 			return -1;
 		}
-		strv_push(out, buf_cstr(&item));
+		api_strv_push(out, buf_cstr(&item));
 		if (*s == '\0')
 			break;
 		s++;
@@ -1842,7 +1836,7 @@ pg_privset_roles(const struct pg_privset *s, struct api_strv *out)
 	for (i = 0; i < s->n; i++)
 		if (s->v[i].obj == PG_OBJ_ROLE &&
 		    !api_strv_contains(out, s->v[i].name))
-			strv_push(out, s->v[i].name);
+			api_strv_push(out, s->v[i].name);
 }
 
 void
@@ -2737,7 +2731,7 @@ sb_target(struct sb *b, const struct pg_priv *p)
 				comma = strstr(a, ", ");
 				one = comma ? xstrndup(a, (size_t)(comma - a)) :
 				    xstrdup(a);
-				strv_push(&b->keep, one);
+				api_strv_push(&b->keep, one);
 				free(one);
 				sb_arg(b, first ? "%T" : ", %T", SQLARG_TYPE,
 				    b->keep.v[b->keep.n - 1]);
@@ -3017,7 +3011,7 @@ add_db(struct api_strv *out, const char *name)
 	const char *n = name ? name : "";
 
 	if (!api_strv_contains(out, n))
-		strv_push(out, n);
+		api_strv_push(out, n);
 }
 
 /* Where a grant's privileges are observed: privileges on a database are

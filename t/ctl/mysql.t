@@ -8,10 +8,15 @@
 # options, and dropped or kept as its deletionPolicy says; a reserved word
 # as a name is quoted. A DatabaseUser gets one account per allowed host,
 # its limits and plugin, a generated password in its Secret that logs in,
-# repair of a limit changed by hand, and is dropped on deletion. Kinds whose MySQL side is not built yet say so
+# repair of a limit changed by hand, and is dropped on deletion. A
+# DatabaseGrant gives it a role and privileges at the global, database,
+# table (WITH GRANT OPTION) and column levels (SHOW GRANTS), re-grants what
+# is revoked by hand, revokes what the spec drops, and everything on
+# deletion. Kinds whose MySQL side is not built yet say so
 # (UnsupportedEngine) instead of doing nothing.
 import base64
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
@@ -33,6 +38,7 @@ INST = GV + '/namespaces/%s/databaseinstances' % NS
 DBS = GV + '/namespaces/%s/databases' % NS
 USERS = GV + '/namespaces/%s/databaseusers' % NS
 ROLES = GV + '/namespaces/%s/databaseroles' % NS
+GRANTS = GV + '/namespaces/%s/databasegrants' % NS
 SECRETS = '/api/v1/namespaces/%s/secrets' % NS
 # The CRD allows only [a-zA-Z_][a-zA-Z0-9_]* names: a reserved word is the
 # hardest name that gets through (the planners' unit tests cover the rest).
@@ -182,6 +188,48 @@ try:
     api.patch(USERS + '/app', {'spec': {'mysql': {'allowedHosts': ['%']}}})
     ok(dbptest.wait_until(lambda: [r[0] for r in my.sql("SELECT Host FROM mysql.user WHERE User = 'app_user'")]
                           == ['%'], 20), 'a host removed from allowedHosts: its account is dropped')
+    # --- grants to that user -------------------------------------------------------------
+    my.sql('CREATE TABLE shop.orders (id int, note text)')
+    my.sql("CREATE ROLE reporting WITH ADMIN 'admin'@'%'")  # as if made by dbprovd's admin
+
+    def grants():
+        return '\n'.join(r[0] for r in my.sql("SHOW GRANTS FOR 'app_user'@'%'"))
+    gspec = {'roles': ['reporting'],
+             'grants': [{'level': 'database', 'database': 'shop', 'privileges': ['SELECT', 'INSERT']},
+                        {'level': 'table', 'database': 'shop', 'table': 'orders', 'privileges': ['UPDATE'],
+                         'withGrantOption': True},
+                        {'level': 'column', 'database': 'shop', 'table': 'orders', 'columns': ['note'],
+                         'privileges': ['REFERENCES']},
+                        {'level': 'global', 'privileges': ['PROCESS']}]}
+    is_(api.post(GRANTS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseGrant',
+                          'metadata': {'name': 'g1', 'namespace': NS},
+                          'spec': {'userRef': {'name': 'app'}, 'mysql': gspec}}).status, 201,
+        'a DatabaseGrant on MySQL')
+    o = wait_cond(GRANTS + '/g1', 'Ready', 'True', 30)
+    ok(o, 'Ready=True')
+    if not o:
+        diag(get(GRANTS + '/g1'))
+    g = grants()
+    ok('GRANT PROCESS ON *.*' in g, 'global: PROCESS ON *.*')
+    ok(re.search(r'GRANT SELECT, INSERT ON `shop`\.\*', g), 'database: SELECT, INSERT ON shop.*')
+    if not ok(re.search(r'GRANT .*UPDATE.* ON `shop`\.`orders` .*WITH GRANT OPTION', g),
+              'table: UPDATE WITH GRANT OPTION'):
+        diag(g)
+    ok(re.search(r'REFERENCES \(`note`\)', g), 'column: REFERENCES (note)')
+    ok('GRANT `reporting` TO' in g, 'role reporting granted')
+    is_(((o or {}).get('status') or {}).get('appliedGrants', {}).get('roles'), ['reporting'], 'appliedGrants.roles')
+    my.sql("REVOKE INSERT ON shop.* FROM 'app_user'@'%'")
+    ok(dbptest.wait_until(lambda: re.search(r'GRANT SELECT, INSERT ON `shop`', grants()), 20),
+       'a privilege revoked by hand is granted again')
+    api.patch(GRANTS + '/g1', {'spec': {'mysql': {'roles': [], 'grants': [gspec['grants'][0]]}}})
+    ok(dbptest.wait_until(lambda: 'PROCESS' not in grants() and 'orders' not in grants(), 20),
+       'entries removed from the spec are revoked')
+    ok('reporting' not in grants(), 'and the role')
+    ok(re.search(r'GRANT SELECT, INSERT ON `shop`', grants()), 'what stays, stays')
+    api.delete(GRANTS + '/g1')
+    ok(dbptest.wait_until(lambda: get(GRANTS + '/g1') is None, 30), 'the grant is deleted')
+    ok('shop' not in grants(), 'its privileges are revoked')
+
     api.delete(USERS + '/app')
     ok(dbptest.wait_until(lambda: get(USERS + '/app') is None, 30), 'the user is deleted')
     is_(my.value("SELECT COUNT(*) FROM mysql.user WHERE User = 'app_user'"), '0', 'its accounts are dropped')
