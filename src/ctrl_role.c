@@ -61,6 +61,10 @@ struct rrun {
 	struct pg_privset prev;		/* recorded on the object */
 	struct pg_privset applied;
 	char *final;
+	/* engine mysql: one observation (with privileges) serves both
+	 * stages */
+	struct ctrl_myuser my;
+	struct myplan_privset myprev, myapplied;
 };
 
 static const struct api_role *
@@ -139,7 +143,17 @@ static void plan_stage(struct rrun *r);
 static void
 observe(struct rrun *r)
 {
-	ctrl_pgrole_observe(&r->p, &r->obs);
+	if (r->p.engine == API_ENGINE_MYSQL)
+		ctrl_myuser_observe(&r->p, &r->my, r->p.name, true);
+	else
+		ctrl_pgrole_observe(&r->p, &r->obs);
+}
+
+/* useNativeRoles (default true, also without spec.mysql). */
+static bool
+native_roles(const struct api_role *ro)
+{
+	return !ro->spec.mysql.set || ro->spec.mysql.use_native_roles;
 }
 
 static void grants_plan(struct rrun *r);
@@ -149,6 +163,8 @@ row(struct cpass *p, const char *const *cols, int ncols)
 {
 	struct rrun *r = (struct rrun *)p;
 
+	if (p->engine == API_ENGINE_MYSQL)
+		return ctrl_myuser_row(p, &r->my, cols, ncols);
 	if (r->granting)
 		return ctrl_pggrants_row(p, &r->g, cols, ncols);
 	return ctrl_pgrole_row(p, &r->obs, cols, ncols);
@@ -159,6 +175,11 @@ answered(struct cpass *p)
 {
 	struct rrun *r = (struct rrun *)p;
 
+	if (p->engine == API_ENGINE_MYSQL) {
+		if (ctrl_myuser_answered(p, &r->my))
+			plan_stage(r);
+		return;
+	}
 	if (r->granting) {
 		if (ctrl_pggrants_answered(p, &r->g))
 			grants_plan(r);
@@ -173,7 +194,7 @@ answered(struct cpass *p)
 static void
 metric(struct cpass *p, enum metrics_op op, bool ok)
 {
-	metrics_role_operation(op, api_engine_names[API_ENGINE_POSTGRES], ok,
+	metrics_role_operation(op, api_engine_names[p->engine], ok,
 	    p->t->namespace);
 }
 
@@ -216,7 +237,9 @@ success_status(struct rrun *r)
 	if (r->p.created || st.role.created_at == 0)
 		st.role.created_at = now;
 	cpass_ready(&r->p, c, &st, true);
-	r->final = ctrl_pggrants_json(&r->applied);
+	r->final = r->p.engine == API_ENGINE_MYSQL ?
+	    ctrl_mygrants_json(&r->myapplied) :
+	    ctrl_pggrants_json(&r->applied);
 	r->p.after_write = record_final;
 	cpass_finish(&r->p, c, &st, RRESULT_REQUEUE, CPASS_RESYNC);
 	api_conditions_release(&st.conditions);
@@ -269,6 +292,48 @@ grants_plan(struct rrun *r)
 	free(json);
 }
 
+/* grants_stage() for engine mysql, on the observation just made. */
+static void
+my_grants(struct rrun *r, const struct cobj *c)
+{
+	struct cpass *p = &r->p;
+	const struct api_role *ro = typed(c);
+	struct myplan_privset wide;
+	char err[512], msg[CPASS_MSG_MAX], *json;
+
+	if (ctrl_mygrants_read(cobj_meta(c), &r->myprev, err,
+	    sizeof(err)) < 0) {
+		log_warn("applied privileges annotation unreadable",
+		    "namespace", p->t->namespace, "name", p->t->name,
+		    "error", err);
+		myplan_privset_release(&r->myprev);
+		myplan_privset_init(&r->myprev);
+	}
+	r->granting = true;
+	sqlplan_clear(&p->plan);
+	if (mysqlplan_role_grants(p->name, native_roles(ro),
+	    &ro->spec.mysql.grants, &r->my.obs, &r->myprev, &p->plan,
+	    &r->myapplied, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot apply the grants: %s", err);
+		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
+		    RRESULT_DONE, 0);
+		return;
+	}
+	p->exists = true;
+	p->executed = false;
+	myplan_privset_init(&wide);
+	myplan_privset_union(&wide, &r->myprev);
+	myplan_privset_union(&wide, &r->myapplied);
+	json = ctrl_mygrants_json(&wide);
+	myplan_privset_release(&wide);
+	if (!sqlplan_empty(&p->plan) &&
+	    !ctrl_pggrants_recorded(cobj_meta(c), json))
+		ctrl_pggrants_record(p, json, grants_run);
+	else
+		grants_run(p);
+	free(json);
+}
+
 /* The role is in shape: its grants next (also to revoke what an earlier
  * spec granted). */
 static void
@@ -279,6 +344,10 @@ grants_stage(struct rrun *r)
 
 	if (c == NULL) {
 		cpass_end(&r->p, RRESULT_DONE, 0);
+		return;
+	}
+	if (r->p.engine == API_ENGINE_MYSQL) {
+		my_grants(r, c);
 		return;
 	}
 	if (ctrl_pggrants_read(cobj_meta(c), &r->prev, err, sizeof(err)) < 0) {
@@ -326,12 +395,35 @@ plan_stage(struct rrun *r)
 	struct cpass *p = &r->p;
 	const struct cobj *c = ctrl_object(p->t);
 	char err[512], msg[CPASS_MSG_MAX];
+	int rc;
 
 	if (c == NULL) {
 		cpass_end(p, RRESULT_DONE, 0);
 		return;
 	}
-	if (p->deleting) {
+	if (p->engine == API_ENGINE_MYSQL) {
+		if (p->deleting) {
+			if (r->my.obs.n == 0) {
+				cpass_remove_finalizer(p);
+				return;
+			}
+			if (mysqlplan_role_drop(p->name,
+			    native_roles(typed(c)), &r->my.obs, &p->plan, err,
+			    sizeof(err)) < 0) {
+				cpass_run_failed(p, "plan", err);
+				return;
+			}
+			cpass_run_plan(p);
+			return;
+		}
+		if (p->executed) {
+			grants_stage(r);
+			return;
+		}
+		p->exists = r->my.obs.n > 0;
+		rc = mysqlplan_role(&typed(c)->spec, &r->my.obs, &p->plan, err,
+		    sizeof(err));
+	} else if (p->deleting) {
 		if (!r->obs.exists) {
 			cpass_remove_finalizer(p);
 			return;
@@ -343,14 +435,15 @@ plan_stage(struct rrun *r)
 		}
 		cpass_run_plan(p);
 		return;
-	}
-	if (p->executed) {
+	} else if (p->executed) {
 		grants_stage(r);
 		return;
+	} else {
+		p->exists = r->obs.exists;
+		rc = pgplan_role(&typed(c)->spec, &r->obs, &p->plan, err,
+		    sizeof(err));
 	}
-	p->exists = r->obs.exists;
-	if (pgplan_role(&typed(c)->spec, &r->obs, &p->plan, err,
-	    sizeof(err)) < 0) {
+	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "cannot apply the spec: %s", err);
 		cpass_fail(p, API_PHASE_FAILED, "SpecNotApplicable", msg,
 		    RRESULT_DONE, 0);
@@ -369,6 +462,9 @@ release(struct cpass *p)
 	ctrl_pggrants_release(&r->g);
 	pg_privset_release(&r->prev);
 	pg_privset_release(&r->applied);
+	ctrl_myuser_release(&r->my);
+	myplan_privset_release(&r->myprev);
+	myplan_privset_release(&r->myapplied);
 	free(r->final);
 }
 
@@ -388,6 +484,8 @@ static const struct cpass_kind role_kind = {
 	.executed = executed,
 	.release = release,
 	.metric = metric,
+	.engines = CTRL_ENGINE(API_ENGINE_POSTGRES) |
+	    CTRL_ENGINE(API_ENGINE_MYSQL),
 };
 
 static struct rrun *
@@ -402,6 +500,9 @@ rrun_new(struct rtask *t, const struct cobj *c, bool deleting)
 	ctrl_pggrants_init(&r->g);
 	pg_privset_init(&r->prev);
 	pg_privset_init(&r->applied);
+	ctrl_myuser_init(&r->my);
+	myplan_privset_init(&r->myprev);
+	myplan_privset_init(&r->myapplied);
 	return r;
 }
 

@@ -9,11 +9,11 @@
 # as a name is quoted. A DatabaseUser gets one account per allowed host,
 # its limits and plugin, a generated password in its Secret that logs in,
 # repair of a limit changed by hand, and is dropped on deletion. A
-# DatabaseGrant gives it a role and privileges at the global, database,
-# table (WITH GRANT OPTION) and column levels (SHOW GRANTS), re-grants what
-# is revoked by hand, revokes what the spec drops, and everything on
-# deletion. Kinds whose MySQL side is not built yet say so
-# (UnsupportedEngine) instead of doing nothing.
+# DatabaseRole makes a native role with grants and revokes what its spec
+# drops. A DatabaseGrant gives the user that role and privileges at the
+# global, database, table (WITH GRANT OPTION) and column levels (SHOW
+# GRANTS), re-grants what is revoked by hand, revokes what the spec drops,
+# and everything on deletion.
 import base64
 import os
 import re
@@ -153,13 +153,6 @@ try:
     o = wait_cond(DBS + '/pgopts', 'Ready', 'False', 20, reason='SpecNotApplicable')
     ok(o and 'spec.postgres' in o['status'].get('message', ''), 'SpecNotApplicable naming spec.postgres')
     is_(schema('pgopts'), None, 'nothing created')
-    is_(api.post(ROLES, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseRole',
-                         'metadata': {'name': 'r1', 'namespace': NS},
-                         'spec': {'roleName': 'r1', 'instanceRef': {'name': 'my1'}}}).status, 201,
-        'a DatabaseRole on the mysql instance')
-    o = wait_cond(ROLES + '/r1', 'Ready', 'False', 20, reason='UnsupportedEngine')
-    ok(o, 'DatabaseRole on MySQL: UnsupportedEngine, not silently ignored')
-
     # --- a user with a generated password on two host patterns ------------------------
     is_(api.post(USERS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseUser',
                          'metadata': {'name': 'app', 'namespace': NS},
@@ -190,7 +183,28 @@ try:
                           == ['%'], 20), 'a host removed from allowedHosts: its account is dropped')
     # --- grants to that user -------------------------------------------------------------
     my.sql('CREATE TABLE shop.orders (id int, note text)')
-    my.sql("CREATE ROLE reporting WITH ADMIN 'admin'@'%'")  # as if made by dbprovd's admin
+    # --- a role made by a DatabaseRole ------------------------------------------------------
+    is_(api.post(ROLES, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseRole',
+                         'metadata': {'name': 'reporting', 'namespace': NS},
+                         'spec': {'roleName': 'reporting', 'instanceRef': {'name': 'my1'},
+                                  'mysql': {'grants': [{'level': 'database', 'database': 'shop',
+                                                        'privileges': ['SELECT']},
+                                                       {'level': 'table', 'database': 'shop', 'table': 'orders',
+                                                        'privileges': ['DELETE']}]}}}).status, 201,
+        'a DatabaseRole on MySQL with grants')
+    o = wait_cond(ROLES + '/reporting', 'Ready', 'True', 30)
+    ok(o, 'Ready=True')
+    if not o:
+        diag(get(ROLES + '/reporting'))
+
+    def role_grants():
+        return '\n'.join(r[0] for r in my.sql('SHOW GRANTS FOR reporting'))
+    is_(my.value("SELECT is_role FROM mysql.user WHERE User = 'reporting'"), 'Y', 'a native MariaDB role')
+    ok(re.search(r'GRANT SELECT ON `shop`\.\* TO `reporting`', role_grants()), 'the role holds SELECT ON shop.*')
+    ok(re.search(r'GRANT DELETE ON `shop`\.`orders` TO `reporting`', role_grants()), 'and DELETE on shop.orders')
+    api.patch(ROLES + '/reporting', {'spec': {'mysql': {'grants': [{'level': 'database', 'database': 'shop',
+                                                                     'privileges': ['SELECT']}]}}})
+    ok(dbptest.wait_until(lambda: 'DELETE' not in role_grants(), 20), 'a grant removed from the role is revoked')
 
     def grants():
         return '\n'.join(r[0] for r in my.sql("SHOW GRANTS FOR 'app_user'@'%'"))
@@ -253,7 +267,9 @@ try:
     is_(schema('shop'), None, 'Delete: shop dropped')
     is_(schema(HOSTILE), None, 'Delete: the hostile one dropped')
     ok(schema('kept') is not None, 'Retain: kept stays')
-    api.delete(ROLES + '/r1')
+    api.delete(ROLES + '/reporting')
+    ok(dbptest.wait_until(lambda: get(ROLES + '/reporting') is None, 30), 'the DatabaseRole is deleted')
+    is_(my.value("SELECT COUNT(*) FROM mysql.user WHERE User = 'reporting'"), '0', 'the role is dropped')
     api.delete(INST + '/my1')
     ok(dbptest.wait_until(lambda: get(INST + '/my1') is None, 30), 'the instance is deleted')
 
