@@ -4,7 +4,8 @@
 # mysql over TLS (verify-full against a throwaway CA) becomes Ready with
 # the server's version; a Database is created with its charset and
 # collation (information_schema.SCHEMATA), altered when the spec changes,
-# repaired when changed by hand, refused when it carries PostgreSQL
+# repaired when changed by hand, created once a killed server is back,
+# refused when it carries PostgreSQL
 # options, and dropped or kept as its deletionPolicy says; a reserved word
 # as a name is quoted. A DatabaseUser gets one account per allowed host,
 # its limits and plugin, a generated password in its Secret that logs in,
@@ -147,6 +148,17 @@ try:
     ok(dbptest.wait_until(lambda: schema('shop') == ('utf8mb4', 'utf8mb4_unicode_ci'), 20),
        'collation changed by hand: repaired')
 
+    # --- the server goes away mid-way ----------------------------------------------------------
+    my.kill()
+    ok(wait_cond(INST + '/my1', 'Ready', 'False', 30), 'server killed: the instance is not Ready')
+    is_(api.post(DBS, database('late', 'late', deletionPolicy='Delete')).status, 201,
+        'a Database created while the server is down')
+    ok(wait_cond(DBS + '/late', 'Ready', 'False', 30), 'it waits (Ready=False)')
+    my.start_again()
+    ok(wait_cond(INST + '/my1', 'Ready', 'True', 60), 'server back: the instance is Ready again')
+    ok(wait_cond(DBS + '/late', 'Ready', 'True', 90), 'and the Database converges')
+    ok(schema('late') is not None, 'late exists on the server')
+
     # --- refusals ----------------------------------------------------------------------------
     is_(api.post(DBS, database('pgopts', 'pgopts', postgres={'encoding': 'UTF8'})).status, 201,
         'a Database with PostgreSQL options on a mysql instance')
@@ -173,7 +185,8 @@ try:
         'auth plugin')
     sec = get(SECRETS + '/app-creds') or {}
     apw = base64.b64decode((sec.get('data') or {}).get('password', '')).decode()
-    ok(len(apw) == 32 and my.login('app_user', apw), 'the Secret password logs in over TCP')
+    ok(len(apw) == 32 and my.login('app_user', apw), "the Secret password logs in over TCP ('%')")
+    ok(my.login('app_user', apw, socket=True), "and over the unix socket ('localhost')")
     ok(apw not in my.log_text(), 'the password never reached the server log')
     my.sql("ALTER USER 'app_user'@'%' WITH MAX_USER_CONNECTIONS 0")
     ok(dbptest.wait_until(lambda: my.value("SELECT max_user_connections FROM mysql.user WHERE User = 'app_user' "
@@ -260,9 +273,10 @@ try:
     # --- deletion -----------------------------------------------------------------------------------
     is_(api.post(DBS, database('kept', 'kept', deletionPolicy='Retain')).status, 201, 'a Database to retain')
     ok(wait_cond(DBS + '/kept', 'Ready', 'True', 30), 'Ready=True')
-    for n in ('kept', 'shop', 'hostile', 'pgopts'):
+    for n in ('kept', 'shop', 'hostile', 'pgopts', 'late'):
         api.delete(DBS + '/' + n)
-    ok(dbptest.wait_until(lambda: all(get(DBS + '/' + n) is None for n in ('kept', 'shop', 'hostile', 'pgopts')),
+    ok(dbptest.wait_until(lambda: all(get(DBS + '/' + n) is None
+                                      for n in ('kept', 'shop', 'hostile', 'pgopts', 'late')),
                           30), 'the Databases are gone')
     is_(schema('shop'), None, 'Delete: shop dropped')
     is_(schema(HOSTILE), None, 'Delete: the hostile one dropped')

@@ -262,10 +262,13 @@ class MyServer:
         out = _run(argv)
         return [line.split('\t') for line in out.splitlines() if line != '']
 
-    def login(self, user, password, host='127.0.0.1'):
-        """True if user can log in over TCP with password (given to the
-        client in MYSQL_PWD, never on its command line)."""
-        argv = [CLIENT, '--no-defaults', '-h', host, '-P', str(self.port), '-u', user,
+    def login(self, user, password, socket=False):
+        """True if user can log in with password (given to the client in
+        MYSQL_PWD, never on its command line): over TCP from 127.0.0.1, or
+        with socket=True over the unix socket (the 'localhost' accounts:
+        the server skips name resolution)."""
+        where = ['-S', self.sock] if socket else ['-h', '127.0.0.1', '-P', str(self.port)]
+        argv = [CLIENT, '--no-defaults'] + where + ['-u', user,
                 '--batch', '--skip-column-names', '--connect-timeout=10', '-e', 'SELECT CURRENT_USER()']
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=dict(os.environ, MYSQL_PWD=password))
