@@ -1,6 +1,8 @@
 /*
- * ctrl_database.c - the Database controller for engine postgres
- * (behavior.md §1.2, api.md §8, without the defects listed there).
+ * ctrl_database.c - the Database controller for engines postgres and mysql
+ * (behavior.md §1.2, api.md §8, without the defects listed there). The
+ * MySQL side observes information_schema.SCHEMATA and plans with
+ * mysqlplan_database(); the rest of the pass is the same.
  *
  * One pass:
  *

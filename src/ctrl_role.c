@@ -1,7 +1,9 @@
 /*
- * ctrl_role.c - the DatabaseRole controller for engine postgres
+ * ctrl_role.c - the DatabaseRole controller for engines postgres and mysql
  * (behavior.md §1.4, api.md §10, without the defects listed there),
- * on the pass runner of cpass.h like the Database controller.
+ * on the pass runner of cpass.h like the Database controller. On MySQL
+ * one observation of the name (ctrl_myobs.c, with privileges) serves
+ * mysqlplan_role() and then mysqlplan_role_grants().
  *
  * One pass:
  *

@@ -1,7 +1,9 @@
 /*
- * ctrl_user.c - the DatabaseUser controller for engine postgres
+ * ctrl_user.c - the DatabaseUser controller for engines postgres and mysql
  * (behavior.md §1.3 and §3, api.md §9, without the defects listed there),
- * on the pass runner of cpass.h.
+ * on the pass runner of cpass.h. The steps below are PostgreSQL's; on
+ * MySQL the role is one account per allowed host (ctrl_myobs.c observes
+ * them, mysqlplan_user() plans), with the same password handling.
  *
  * One pass:
  *
