@@ -88,6 +88,7 @@ cpass_free(struct cpass *p)
 	free(p->name);
 	free(p->pc_db);
 	free(p->rv);
+	free(p->record);
 	free(p);
 }
 

@@ -125,6 +125,8 @@ struct cpass {
 	void *observer;
 	/* The engine of the instance (cpass_resolve()). */
 	enum api_engine engine;
+	/* A record to leave once the status is written (ctrl_grants_leave). */
+	char *record;
 };
 
 /* Allocates the kind's run structure (size bytes, starting with a struct

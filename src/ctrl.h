@@ -199,6 +199,19 @@ int ctrl_mygrants_read(const struct api_meta *md, struct myplan_privset *prev,
     char *err, size_t errlen);
 char *ctrl_mygrants_json(const struct myplan_privset *s);
 
+/* The applied-privileges record around a plan: ctrl_grants_widen() takes
+ * the JSON of the union of the recorded and the new set (the *_wide_json
+ * helpers) and records it before running next when the plan is not empty
+ * (json is freed); ctrl_grants_leave() arranges for exactly the new set
+ * (json, taken over) to be recorded once the status is written. */
+char *ctrl_pggrants_wide_json(const struct pg_privset *prev,
+    const struct pg_privset *applied);
+char *ctrl_mygrants_wide_json(const struct myplan_privset *prev,
+    const struct myplan_privset *applied);
+void ctrl_grants_widen(struct cpass *p, const struct cobj *c, char *json,
+    void (*next)(struct cpass *p));
+void ctrl_grants_leave(struct cpass *p, char *json);
+
 /* DatabaseGrant (ctrl_grant.c). */
 void ctrl_grant_reconcile(struct rtask *t);
 void ctrl_grant_abort(struct rtask *t);

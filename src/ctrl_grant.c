@@ -258,6 +258,69 @@ ctrl_mygrants_json(const struct myplan_privset *s)
 	return jw_finish(&w, NULL);
 }
 
+char *
+ctrl_pggrants_wide_json(const struct pg_privset *prev,
+    const struct pg_privset *applied)
+{
+	struct pg_privset wide;
+	char *json;
+
+	pg_privset_init(&wide);
+	pg_privset_union(&wide, prev);
+	pg_privset_union(&wide, applied);
+	json = ctrl_pggrants_json(&wide);
+	pg_privset_release(&wide);
+	return json;
+}
+
+char *
+ctrl_mygrants_wide_json(const struct myplan_privset *prev,
+    const struct myplan_privset *applied)
+{
+	struct myplan_privset wide;
+	char *json;
+
+	myplan_privset_init(&wide);
+	myplan_privset_union(&wide, prev);
+	myplan_privset_union(&wide, applied);
+	json = ctrl_mygrants_json(&wide);
+	myplan_privset_release(&wide);
+	return json;
+}
+
+void
+ctrl_grants_widen(struct cpass *p, const struct cobj *c, char *json,
+    void (*next)(struct cpass *p))
+{
+	if (!sqlplan_empty(&p->plan) &&
+	    !ctrl_pggrants_recorded(cobj_meta(c), json))
+		ctrl_pggrants_record(p, json, next);
+	else
+		next(p);
+	free(json);
+}
+
+static void
+record_final(struct cpass *p)
+{
+	const struct cobj *c = ctrl_object(p->t);
+
+	if (c == NULL || p->record == NULL ||
+	    ctrl_pggrants_recorded(cobj_meta(c), p->record)) {
+		cpass_end_recorded(p);
+		return;
+	}
+	ctrl_pggrants_record(p, p->record, cpass_end_recorded);
+}
+
+void
+ctrl_grants_leave(struct cpass *p, char *json)
+{
+	free(p->record);
+	p->record = json;
+	p->after_write = record_final;
+}
+
 /* ---- the DatabaseGrant pass ---------------------------------------------------- */
 
 struct grun {
@@ -265,7 +328,6 @@ struct grun {
 	struct ctrl_pggrants g;
 	struct pg_privset prev;		/* the recorded applied set */
 	struct pg_privset applied;	/* what this pass's plan leaves */
-	char *final;			/* JSON of applied, recorded last */
 	/* engine mysql */
 	struct ctrl_myuser my;
 	struct myplan_privset myprev, myapplied;
@@ -310,19 +372,6 @@ metric(struct cpass *p, enum metrics_op op, bool ok)
 	    p->t->namespace);
 }
 
-static void
-record_final(struct cpass *p)
-{
-	struct grun *r = R(p);
-	const struct cobj *c = ctrl_object(p->t);
-
-	if (c == NULL || r->final == NULL ||
-	    ctrl_pggrants_recorded(cobj_meta(c), r->final)) {
-		cpass_end_recorded(p);
-		return;
-	}
-	ctrl_pggrants_record(p, r->final, cpass_end_recorded);
-}
 
 static void
 success_status(struct grun *r)
@@ -350,18 +399,17 @@ success_status(struct grun *r)
 		st.applied_grants.direct_grants =
 		    (int32_t)gr->spec.mysql.grants.n;
 		st.applied_grants.default_privileges = 0;
-		r->final = ctrl_mygrants_json(&r->myapplied);
+		ctrl_grants_leave(&r->p, ctrl_mygrants_json(&r->myapplied));
 	} else {
 		pg_privset_roles(&r->applied, &roles);
 		st.applied_grants.direct_grants =
 		    (int32_t)gr->spec.postgres.grants.n;
 		st.applied_grants.default_privileges =
 		    (int32_t)gr->spec.postgres.n_default_privileges;
-		r->final = ctrl_pggrants_json(&r->applied);
+		ctrl_grants_leave(&r->p, ctrl_pggrants_json(&r->applied));
 	}
 	st.applied_grants.roles = roles;
 	cpass_ready(&r->p, c, &st, true);
-	r->p.after_write = record_final;
 	cpass_finish(&r->p, c, &st, RRESULT_REQUEUE, CPASS_RESYNC);
 	api_conditions_release(&st.conditions);
 	api_strv_release(&roles);
@@ -403,8 +451,7 @@ my_plan_stage(struct grun *r, const struct cobj *c)
 {
 	struct cpass *p = &r->p;
 	const struct api_grant *gr = typed(c);
-	struct myplan_privset wide;
-	char err[512], msg[CPASS_MSG_MAX], *json;
+	char err[512], msg[CPASS_MSG_MAX];
 
 	if (p->deleting) {
 		if (mysqlplan_grant_revoke(p->name, &gr->spec.mysql,
@@ -424,17 +471,8 @@ my_plan_stage(struct grun *r, const struct cobj *c)
 		    RRESULT_REQUEUE, 30);
 		return;
 	}
-	myplan_privset_init(&wide);
-	myplan_privset_union(&wide, &r->myprev);
-	myplan_privset_union(&wide, &r->myapplied);
-	json = ctrl_mygrants_json(&wide);
-	myplan_privset_release(&wide);
-	if (!sqlplan_empty(&p->plan) &&
-	    !ctrl_pggrants_recorded(cobj_meta(c), json))
-		ctrl_pggrants_record(p, json, run_plan);
-	else
-		run_plan(p);
-	free(json);
+	ctrl_grants_widen(p, c, ctrl_mygrants_wide_json(&r->myprev,
+	    &r->myapplied), run_plan);
 }
 
 static void
@@ -443,8 +481,7 @@ plan_stage(struct grun *r)
 	struct cpass *p = &r->p;
 	const struct cobj *c = ctrl_object(p->t);
 	const struct api_grant *gr;
-	struct pg_privset wide;
-	char err[512], msg[CPASS_MSG_MAX], *json;
+	char err[512], msg[CPASS_MSG_MAX];
 	int rc;
 
 	if (c == NULL) {
@@ -477,17 +514,8 @@ plan_stage(struct grun *r)
 		return;
 	}
 	/* Record everything this pass may grant before granting it. */
-	pg_privset_init(&wide);
-	pg_privset_union(&wide, &r->prev);
-	pg_privset_union(&wide, &r->applied);
-	json = ctrl_pggrants_json(&wide);
-	pg_privset_release(&wide);
-	if (!sqlplan_empty(&p->plan) &&
-	    !ctrl_pggrants_recorded(cobj_meta(c), json))
-		ctrl_pggrants_record(p, json, run_plan);
-	else
-		run_plan(p);
-	free(json);
+	ctrl_grants_widen(p, c, ctrl_pggrants_wide_json(&r->prev,
+	    &r->applied), run_plan);
 }
 
 static void
@@ -502,7 +530,6 @@ release(struct cpass *p)
 	myplan_privset_release(&r->myprev);
 	myplan_privset_release(&r->myapplied);
 	api_strv_release(&r->hosts);
-	free(r->final);
 }
 
 static void

@@ -62,7 +62,6 @@ struct rrun {
 	struct ctrl_pggrants g;
 	struct pg_privset prev;		/* recorded on the object */
 	struct pg_privset applied;
-	char *final;
 	/* engine mysql: one observation (with privileges) serves both
 	 * stages */
 	struct ctrl_myuser my;
@@ -200,19 +199,6 @@ metric(struct cpass *p, enum metrics_op op, bool ok)
 	    p->t->namespace);
 }
 
-static void
-record_final(struct cpass *p)
-{
-	struct rrun *r = (struct rrun *)p;
-	const struct cobj *c = ctrl_object(p->t);
-
-	if (c == NULL || r->final == NULL ||
-	    ctrl_pggrants_recorded(cobj_meta(c), r->final)) {
-		cpass_end_recorded(p);
-		return;
-	}
-	ctrl_pggrants_record(p, r->final, cpass_end_recorded);
-}
 
 static void
 success_status(struct rrun *r)
@@ -239,10 +225,9 @@ success_status(struct rrun *r)
 	if (r->p.created || st.role.created_at == 0)
 		st.role.created_at = now;
 	cpass_ready(&r->p, c, &st, true);
-	r->final = r->p.engine == API_ENGINE_MYSQL ?
+	ctrl_grants_leave(&r->p, r->p.engine == API_ENGINE_MYSQL ?
 	    ctrl_mygrants_json(&r->myapplied) :
-	    ctrl_pggrants_json(&r->applied);
-	r->p.after_write = record_final;
+	    ctrl_pggrants_json(&r->applied));
 	cpass_finish(&r->p, c, &st, RRESULT_REQUEUE, CPASS_RESYNC);
 	api_conditions_release(&st.conditions);
 }
@@ -263,8 +248,7 @@ grants_plan(struct rrun *r)
 {
 	struct cpass *p = &r->p;
 	const struct cobj *c = ctrl_object(p->t);
-	struct pg_privset wide;
-	char err[512], msg[CPASS_MSG_MAX], *json;
+	char err[512], msg[CPASS_MSG_MAX];
 
 	if (c == NULL) {
 		cpass_end(p, RRESULT_DONE, 0);
@@ -281,17 +265,8 @@ grants_plan(struct rrun *r)
 	}
 	p->exists = true;
 	p->executed = false;
-	pg_privset_init(&wide);
-	pg_privset_union(&wide, &r->prev);
-	pg_privset_union(&wide, &r->applied);
-	json = ctrl_pggrants_json(&wide);
-	pg_privset_release(&wide);
-	if (!sqlplan_empty(&p->plan) &&
-	    !ctrl_pggrants_recorded(cobj_meta(c), json))
-		ctrl_pggrants_record(p, json, grants_run);
-	else
-		grants_run(p);
-	free(json);
+	ctrl_grants_widen(p, c, ctrl_pggrants_wide_json(&r->prev,
+	    &r->applied), grants_run);
 }
 
 /* grants_stage() for engine mysql, on the observation just made. */
@@ -300,8 +275,7 @@ my_grants(struct rrun *r, const struct cobj *c)
 {
 	struct cpass *p = &r->p;
 	const struct api_role *ro = typed(c);
-	struct myplan_privset wide;
-	char err[512], msg[CPASS_MSG_MAX], *json;
+	char err[512], msg[CPASS_MSG_MAX];
 
 	if (ctrl_mygrants_read(cobj_meta(c), &r->myprev, err,
 	    sizeof(err)) < 0) {
@@ -323,17 +297,8 @@ my_grants(struct rrun *r, const struct cobj *c)
 	}
 	p->exists = true;
 	p->executed = false;
-	myplan_privset_init(&wide);
-	myplan_privset_union(&wide, &r->myprev);
-	myplan_privset_union(&wide, &r->myapplied);
-	json = ctrl_mygrants_json(&wide);
-	myplan_privset_release(&wide);
-	if (!sqlplan_empty(&p->plan) &&
-	    !ctrl_pggrants_recorded(cobj_meta(c), json))
-		ctrl_pggrants_record(p, json, grants_run);
-	else
-		grants_run(p);
-	free(json);
+	ctrl_grants_widen(p, c, ctrl_mygrants_wide_json(&r->myprev,
+	    &r->myapplied), grants_run);
 }
 
 /* The role is in shape: its grants next (also to revoke what an earlier
@@ -467,7 +432,6 @@ release(struct cpass *p)
 	ctrl_myuser_release(&r->my);
 	myplan_privset_release(&r->myprev);
 	myplan_privset_release(&r->myapplied);
-	free(r->final);
 }
 
 static void
