@@ -6,7 +6,8 @@
 # with has_*_privilege; the applied set recorded on the object; a
 # privilege revoked by hand comes back; entries removed from the spec are
 # revoked; deletion revokes everything, default privileges included; a
-# missing user is reported; one connection per server is enough.
+# missing user is reported; one connection per server is enough; hostile
+# and unicode names are granted literally, a 64-byte name is refused.
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ GRANTS = ctltest.GV + '/namespaces/%s/databasegrants' % ctltest.NS
 FIN = 'dbops.dbprovision.io/grant-protection'
 APPLIED = 'dbops.dbprovision.io/applied-privileges'
 HOSTILE = 'we"ird; DROP TABLE orders; --'
+UNI = 'tä\\blé\'s ☃'       # unicode, a backslash, a quote
 
 env = ctltest.Env()
 api, pg, fk = env.api, env.pg, env.fk
@@ -67,6 +69,7 @@ env.pgval('CREATE ROLE readers NOLOGIN')
 env.pgval('CREATE DATABASE appdb')
 for stmt in ('CREATE TABLE public.orders (id int)', 'CREATE TABLE public.items (id int)',
              'CREATE TABLE public."%s" (id int)' % HOSTILE.replace('"', '""'),
+             'CREATE TABLE public."%s" (id int)' % UNI,
              'CREATE SCHEMA sales', 'CREATE TABLE sales.t1 (id int)', 'CREATE TABLE sales.t2 (id int)',
              'CREATE SEQUENCE public.seq1', 'CREATE FUNCTION public.f1(int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$',
              'REVOKE EXECUTE ON FUNCTION public.f1(int) FROM PUBLIC'):
@@ -96,7 +99,7 @@ try:
         roles=['readers'],
         grants=[{'database': 'appdb', 'privileges': ['CONNECT', 'TEMPORARY']},
                 {'database': 'appdb', 'schema': 'public', 'privileges': ['USAGE']},
-                {'database': 'appdb', 'schema': 'public', 'tables': ['orders', HOSTILE],
+                {'database': 'appdb', 'schema': 'public', 'tables': ['orders', HOSTILE, UNI],
                  'privileges': ['SELECT', 'INSERT'], 'withGrantOption': True},
                 {'database': 'appdb', 'schema': 'sales', 'tables': ['*'], 'privileges': ['SELECT']},
                 {'database': 'appdb', 'schema': 'public', 'sequences': ['seq1'], 'privileges': ['USAGE']},
@@ -128,6 +131,7 @@ try:
     ok(has('has_table_privilege', 'public."%s"' % HOSTILE.replace('"', '""'), 'SELECT'),
        'the table with a hostile name is granted, not executed')
     is_(q('SELECT count(*) FROM public.orders'), '0', 'and orders still exists')
+    ok(has('has_table_privilege', 'public."%s"' % UNI, 'SELECT'), 'unicode, backslash and quote: granted literally')
     ok(not has('has_table_privilege', 'public.items', 'SELECT'), 'items untouched')
     ok(has('has_table_privilege', 'sales.t1', 'SELECT') and has('has_table_privilege', 'sales.t2', 'SELECT'),
        'ALL TABLES IN SCHEMA sales')
@@ -141,6 +145,17 @@ try:
     if ann is None:
         ann = (get('g1')['metadata'].get('annotations') or {}).get(APPLIED)
     ok(ann and isinstance(json.loads(ann), list) and len(json.loads(ann)) >= 8, 'the applied set is recorded')
+
+    # --- a name over PostgreSQL's 63-byte limit is refused, not truncated --------------------
+    long = 'x' * 64
+    is_(api.post(GRANTS, grant('toolong', 'app', grants=[{'database': 'appdb', 'schema': long,
+                                                          'privileges': ['USAGE']}])).status, 201,
+        'a grant naming a 64-byte schema')
+    o = env.wait_cond(GRANTS + '/toolong', 'Ready', 'False', 20, reason='SpecNotApplicable')
+    ok(o and 'spec.postgres.grants[0].schema' in o['status'].get('message', ''),
+       'SpecNotApplicable naming the field')
+    api.delete(GRANTS + '/toolong')
+    ok(dbptest.wait_until(lambda: get('toolong') is None, 20), 'and it can be deleted')
 
     # --- drift ------------------------------------------------------------------------------
     q('REVOKE SELECT ON public.orders FROM app_user')

@@ -8,7 +8,8 @@
 # applied at the next start; an existing password Secret is used and
 # followed; a role that existed before gets the Secret's password; a
 # Secret of the same name that is not ours is never touched; scheduled
-# rotation; deletion drops the role and the Secret; no password in logs.
+# rotation; a user made while the server is down converges once it is
+# back; deletion drops the role and the Secret; no password in logs.
 import base64
 import os
 import re
@@ -223,6 +224,20 @@ try:
                  ).status, 201, 'a user with a bad rotation schedule')
     o = env.wait_cond(USERS + '/rbad', 'Ready', 'False', 20, reason='InvalidSpec')
     ok(o and 'spec.passwordRotation.schedule' in cond(o, 'Ready').get('message', ''), 'InvalidSpec names the field')
+
+    # --- the server restarts while users are being made ---------------------------------------
+    pg.stop()
+    is_(api.post(USERS, user('late', 'late_user', passwordSecret={'secretName': 'late-creds'})).status, 201,
+        'a user created while PostgreSQL is down')
+    ok(env.wait_cond(USERS + '/late', 'Ready', 'False', 30), 'it waits (Ready=False)')
+    pg.start_again()
+    o = env.wait_cond(USERS + '/late', 'Ready', 'True', 90)
+    ok(o, 'server back: the user converges')
+    latepw = sdata('late-creds')
+    seen_passwords.append(latepw or 'x')
+    ok(latepw and pg.login('late_user', latepw), 'and its Secret password logs in')
+    api.delete(USERS + '/late')
+    ok(dbptest.wait_until(lambda: get('late') is None, 30), 'deleted')
 
     # --- deletion ---------------------------------------------------------------------------
     api.delete(USERS + '/app')
