@@ -151,7 +151,19 @@ ispec_mysql(struct ispec *s, const struct api_instance *in,
 		s->cert_key = dup_or(sp->tls.secret.cert, "tls.crt");
 		s->key_key = dup_or(sp->tls.secret.key, "tls.key");
 	}
-	if (myconn_tls_pick(sp->tls.enabled, (unsigned)sp->tls.mode <
+	/* spec.tls when enabled (it can verify: a CA, verify-ca/-full);
+	 * otherwise spec.mysql.tls, which the original declared but never
+	 * used (disabled, preferred, required, skip-verify = required). */
+	if (!sp->tls.enabled && sp->mysql.set &&
+	    sp->mysql.tls != API_MY_TLS_NONE) {
+		if (myconn_tls_from_mysql_tls(api_my_tls_names[sp->mysql.tls],
+		    &s->my_tls) < 0) {
+			err->code = INSTANCES_EINVALID;
+			snprintf(err->msg, sizeof(err->msg),
+			    "unknown spec.mysql.tls");
+			return -1;
+		}
+	} else if (myconn_tls_pick(sp->tls.enabled, (unsigned)sp->tls.mode <
 	    API_TLS__COUNT ? api_tls_mode_names[sp->tls.mode] : NULL,
 	    &s->my_tls) < 0) {
 		err->code = INSTANCES_EINVALID;

@@ -2,13 +2,14 @@
 # The MySQL side of the controllers, end to end: dbprovd against the API
 # stand-in and a throwaway MariaDB 10.11. A DatabaseInstance with engine
 # mysql over TLS (verify-full against a throwaway CA) becomes Ready with
-# the server's version; a Database is created with its charset and
+# the server's version; spec.mysql.tls alone also decides TLS; a Database is created with its charset and
 # collation (information_schema.SCHEMATA), altered when the spec changes,
 # repaired when changed by hand, created once a killed server is back,
 # refused when it carries PostgreSQL
 # options, and dropped or kept as its deletionPolicy says; a reserved word
 # as a name is quoted. A DatabaseUser gets one account per allowed host,
-# its limits and plugin, a generated password in its Secret that logs in,
+# its limits, plugin, TLS requirement and lock (mysql.user,
+# mysql.global_priv), a generated password in its Secret that logs in,
 # repair of a limit changed by hand, and is dropped on deletion. A
 # DatabaseRole makes a native role with grants and revokes what its spec
 # drops. A DatabaseGrant gives the user that role and privileges at the
@@ -124,6 +125,25 @@ try:
     ok(my.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'admin'") not in (None, '0'),
        'sessions of the admin account are open')
 
+    # --- spec.mysql.tls (declared by the original, never used there) -----------------------
+    my.sql("CREATE USER 'tlsadmin'@'%' IDENTIFIED BY 'tls-only-pw' REQUIRE SSL")
+    my.sql("GRANT ALL PRIVILEGES ON *.* TO 'tlsadmin'@'%'")
+    put_secret('my-tls-admin', {'username': 'tlsadmin', 'password': 'tls-only-pw'})
+    for name, mode in (('my2', 'required'), ('my3', 'disabled')):
+        i2 = {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseInstance',
+              'metadata': {'name': name, 'namespace': NS},
+              'spec': {'engine': 'mysql',
+                       'connection': {'host': '127.0.0.1', 'port': my.port, 'database': 'mysql',
+                                      'secretRef': {'name': 'my-tls-admin'}},
+                       'healthCheck': {'intervalSeconds': 5, 'timeoutSeconds': 3},
+                       'mysql': {'tls': mode}}}
+        is_(api.post(INST, i2).status, 201, 'instance %s with spec.mysql.tls %s' % (name, mode))
+    ok(wait_cond(INST + '/my2', 'Ready', 'True', 30), 'tls required: an account that REQUIREs SSL connects')
+    o = wait_cond(INST + '/my3', 'Ready', 'False', 30)
+    ok(o and 'Access denied' in o['status'].get('message', ''), 'tls disabled: the same account is refused')
+    for name in ('my2', 'my3'):
+        api.delete(INST + '/' + name)
+
     # --- a database with charset and collation -------------------------------------------
     is_(api.post(DBS, database('shop', 'shop', deletionPolicy='Delete',
                                mysql={'charset': 'utf8mb4', 'collation': 'utf8mb4_bin'})).status, 201,
@@ -194,6 +214,34 @@ try:
     api.patch(USERS + '/app', {'spec': {'mysql': {'allowedHosts': ['%']}}})
     ok(dbptest.wait_until(lambda: [r[0] for r in my.sql("SELECT Host FROM mysql.user WHERE User = 'app_user'")]
                           == ['%'], 20), 'a host removed from allowedHosts: its account is dropped')
+    # --- more account fields --------------------------------------------------------------
+    is_(api.post(USERS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseUser',
+                         'metadata': {'name': 'locked', 'namespace': NS},
+                         'spec': {'username': 'locked_user', 'instanceRef': {'name': 'my1'},
+                                  'mysql': {'requireSSL': True, 'accountLocked': True, 'maxQueriesPerHour': 100,
+                                            'maxConnectionsPerHour': 7}}}).status, 201,
+        'a locked user that requires TLS')
+    ok(wait_cond(USERS + '/locked', 'Ready', 'True', 30), 'Ready=True')
+    is_(my.sql("SELECT ssl_type, max_questions, max_connections FROM mysql.user WHERE User = 'locked_user'"),
+        [['ANY', '100', '7']], 'REQUIRE SSL, MAX_QUERIES_PER_HOUR, MAX_CONNECTIONS_PER_HOUR')
+    is_(my.value("SELECT JSON_VALUE(Priv, '$.account_locked') FROM mysql.global_priv WHERE User = 'locked_user'"),
+        '1', 'ACCOUNT LOCK (mysql.global_priv)')
+    ok(not my.login('locked_user', base64.b64decode(get(SECRETS + '/locked-credentials')['data']['password'])
+                    .decode()), 'a locked account cannot log in')
+    is_(api.post(USERS, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseUser',
+                         'metadata': {'name': 'fl', 'namespace': NS},
+                         'spec': {'username': 'fl_user', 'instanceRef': {'name': 'my1'},
+                                  'mysql': {'failedLoginAttempts': 3}}}).status, 201,
+        'failedLoginAttempts on MariaDB')
+    o = wait_cond(USERS + '/fl', 'Ready', 'False', 30, reason='SpecNotApplicable')
+    ok(o and 'failedLoginAttempts' in o['status'].get('message', ''),
+       'refused with the field named (MariaDB has no such setting), not ignored')
+    for n in ('locked', 'fl'):
+        api.delete(USERS + '/' + n)
+    ok(dbptest.wait_until(lambda: get(USERS + '/locked') is None and get(USERS + '/fl') is None, 30), 'deleted')
+    is_(my.value("SELECT COUNT(*) FROM mysql.user WHERE User IN ('locked_user', 'fl_user')"), '0',
+        'no accounts left')
+
     # --- grants to that user -------------------------------------------------------------
     my.sql('CREATE TABLE shop.orders (id int, note text)')
     # --- a role made by a DatabaseRole ------------------------------------------------------
