@@ -105,8 +105,18 @@ api_pc_backup_spec(struct api_pc *pc, yajl_val v, struct api_backup_spec *s)
 }
 
 static void
-parse_status(struct api_pc *pc, yajl_val v, struct api_backup_status *st)
+parse_spec(struct api_pc *pc, yajl_val v, void *out)
 {
+	size_t mark = api_pc_push(pc, "spec");
+
+	api_pc_backup_spec(pc, v, out);
+	api_pc_pop(pc, mark);
+}
+
+static void
+parse_status(struct api_pc *pc, yajl_val v, void *out)
+{
+	struct api_backup_status *st = out;
 	size_t mark = api_pc_push(pc, "status"), m;
 	yajl_val b;
 
@@ -144,26 +154,9 @@ parse_status(struct api_pc *pc, yajl_val v, struct api_backup_status *st)
 int
 api_backup_parse(yajl_val obj, struct api_backup *out, struct api_errs *errs)
 {
-	struct api_pc pc;
-	yajl_val v;
-
 	memset(out, 0, sizeof(*out));
-	api_pc_init(&pc, errs);
-	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-		api_pc_err(&pc, NULL, "must be a JSON object");
-		return -1;
-	}
-	api_pc_type_meta(&pc, obj, API_BACKUP);
-	api_pc_meta(&pc, obj, &out->meta);
-	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL) {
-		size_t mark = api_pc_push(&pc, "spec");
-
-		api_pc_backup_spec(&pc, v, &out->spec);
-		api_pc_pop(&pc, mark);
-	}
-	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
-		parse_status(&pc, v, &out->status);
-	return pc.nerr ? -1 : 0;
+	return api_pc_envelope(obj, API_BACKUP, errs, &out->meta, parse_spec,
+	    &out->spec, parse_status, &out->status);
 }
 
 void

@@ -275,6 +275,28 @@ api_strv_contains(const struct api_strv *s, const char *str)
 	return false;
 }
 
+int
+api_pc_envelope(yajl_val obj, enum api_kind kind, struct api_errs *errs,
+    struct api_meta *meta, api_pc_part_fn spec, void *spec_out,
+    api_pc_part_fn status, void *status_out)
+{
+	struct api_pc pc;
+	yajl_val v;
+
+	api_pc_init(&pc, errs);
+	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+		api_pc_err(&pc, NULL, "must be a JSON object");
+		return -1;
+	}
+	api_pc_type_meta(&pc, obj, kind);
+	api_pc_meta(&pc, obj, meta);
+	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
+		spec(&pc, v, spec_out);
+	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
+		status(&pc, v, status_out);
+	return pc.nerr ? -1 : 0;
+}
+
 void
 api_strv_push(struct api_strv *s, const char *str)
 {

@@ -108,6 +108,15 @@ enum api_phase api_pc_phase(struct api_pc *pc, yajl_val obj, const char *key,
 
 /* Blocks of api.h. Each one zeroes *out first; `set` tells presence. */
 void api_pc_meta(struct api_pc *pc, yajl_val obj, struct api_meta *out);
+/* A part of a kind's object (spec, status) parsed into out. */
+typedef void (*api_pc_part_fn)(struct api_pc *pc, yajl_val v, void *out);
+/* The envelope every kind shares: obj must be a JSON object with the
+ * kind's apiVersion and kind, metadata, a required spec (parsed by spec)
+ * and an optional status (parsed by status); the part parsers push their
+ * own path ("spec", "status"). Returns 0, or -1 when anything was wrong. */
+int api_pc_envelope(yajl_val obj, enum api_kind kind, struct api_errs *errs,
+    struct api_meta *meta, api_pc_part_fn spec, void *spec_out,
+    api_pc_part_fn status, void *status_out);
 void api_pc_ref(struct api_pc *pc, yajl_val obj, const char *key,
     struct api_ref *out, unsigned flags);
 void api_pc_secret_key(struct api_pc *pc, yajl_val obj, const char *key,

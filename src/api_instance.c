@@ -84,8 +84,9 @@ parse_connection(struct api_pc *pc, yajl_val spec, struct api_instance_spec *s)
 }
 
 static void
-parse_spec(struct api_pc *pc, yajl_val v, struct api_instance_spec *s)
+parse_spec(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_instance_spec *s = out;
 	size_t mark = api_pc_push(pc, "spec");
 
 	s->engine = api_pc_enum(pc, v, "engine", api_engine_names,
@@ -104,8 +105,9 @@ parse_spec(struct api_pc *pc, yajl_val v, struct api_instance_spec *s)
 }
 
 static void
-parse_status(struct api_pc *pc, yajl_val v, struct api_instance_status *st)
+parse_status(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_instance_status *st = out;
 	size_t mark = api_pc_push(pc, "status");
 
 	st->phase = api_pc_phase(pc, v, "phase", INSTANCE_PHASES);
@@ -122,22 +124,9 @@ int
 api_instance_parse(yajl_val obj, struct api_instance *out,
     struct api_errs *errs)
 {
-	struct api_pc pc;
-	yajl_val v;
-
 	memset(out, 0, sizeof(*out));
-	api_pc_init(&pc, errs);
-	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-		api_pc_err(&pc, NULL, "must be a JSON object");
-		return -1;
-	}
-	api_pc_type_meta(&pc, obj, API_INSTANCE);
-	api_pc_meta(&pc, obj, &out->meta);
-	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
-		parse_spec(&pc, v, &out->spec);
-	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
-		parse_status(&pc, v, &out->status);
-	return pc.nerr ? -1 : 0;
+	return api_pc_envelope(obj, API_INSTANCE, errs, &out->meta, parse_spec,
+	    &out->spec, parse_status, &out->status);
 }
 
 void

@@ -53,8 +53,9 @@ parse_mysql(struct api_pc *pc, yajl_val spec, struct api_my_role *my)
 }
 
 static void
-parse_spec(struct api_pc *pc, yajl_val v, struct api_role_spec *s)
+parse_spec(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_role_spec *s = out;
 	size_t mark = api_pc_push(pc, "spec");
 
 	api_pc_ref(pc, v, "instanceRef", &s->instance, API_REQ);
@@ -65,8 +66,9 @@ parse_spec(struct api_pc *pc, yajl_val v, struct api_role_spec *s)
 }
 
 static void
-parse_status(struct api_pc *pc, yajl_val v, struct api_role_status *st)
+parse_status(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_role_status *st = out;
 	size_t mark = api_pc_push(pc, "status"), m;
 	yajl_val b;
 
@@ -88,22 +90,9 @@ parse_status(struct api_pc *pc, yajl_val v, struct api_role_status *st)
 int
 api_role_parse(yajl_val obj, struct api_role *out, struct api_errs *errs)
 {
-	struct api_pc pc;
-	yajl_val v;
-
 	memset(out, 0, sizeof(*out));
-	api_pc_init(&pc, errs);
-	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-		api_pc_err(&pc, NULL, "must be a JSON object");
-		return -1;
-	}
-	api_pc_type_meta(&pc, obj, API_ROLE);
-	api_pc_meta(&pc, obj, &out->meta);
-	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
-		parse_spec(&pc, v, &out->spec);
-	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
-		parse_status(&pc, v, &out->status);
-	return pc.nerr ? -1 : 0;
+	return api_pc_envelope(obj, API_ROLE, errs, &out->meta, parse_spec,
+	    &out->spec, parse_status, &out->status);
 }
 
 void

@@ -75,8 +75,9 @@ check_schedule(struct api_pc *pc, const struct api_schedule_spec *s)
 }
 
 static void
-parse_spec(struct api_pc *pc, yajl_val v, struct api_schedule_spec *s)
+parse_spec(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_schedule_spec *s = out;
 	size_t mark = api_pc_push(pc, "spec");
 
 	api_pc_string(pc, v, "schedule", &s->schedule, NULL,
@@ -106,8 +107,9 @@ parse_recent(struct api_pc *pc, yajl_val v, void *arg)
 }
 
 static void
-parse_status(struct api_pc *pc, yajl_val v, struct api_schedule_status *st)
+parse_status(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_schedule_status *st = out;
 	size_t mark = api_pc_push(pc, "status"), m;
 	yajl_val b;
 
@@ -151,22 +153,9 @@ int
 api_schedule_parse(yajl_val obj, struct api_schedule *out,
     struct api_errs *errs)
 {
-	struct api_pc pc;
-	yajl_val v;
-
 	memset(out, 0, sizeof(*out));
-	api_pc_init(&pc, errs);
-	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-		api_pc_err(&pc, NULL, "must be a JSON object");
-		return -1;
-	}
-	api_pc_type_meta(&pc, obj, API_SCHEDULE);
-	api_pc_meta(&pc, obj, &out->meta);
-	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
-		parse_spec(&pc, v, &out->spec);
-	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
-		parse_status(&pc, v, &out->status);
-	return pc.nerr ? -1 : 0;
+	return api_pc_envelope(obj, API_SCHEDULE, errs, &out->meta, parse_spec,
+	    &out->spec, parse_status, &out->status);
 }
 
 void

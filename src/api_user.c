@@ -128,8 +128,9 @@ check_rotation(struct api_pc *pc, const struct api_user_spec *s)
 }
 
 static void
-parse_spec(struct api_pc *pc, yajl_val v, struct api_user_spec *s)
+parse_spec(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_user_spec *s = out;
 	size_t mark = api_pc_push(pc, "spec");
 
 	api_pc_ref(pc, v, "instanceRef", &s->instance, API_REQ);
@@ -150,8 +151,9 @@ parse_spec(struct api_pc *pc, yajl_val v, struct api_user_spec *s)
 }
 
 static void
-parse_status(struct api_pc *pc, yajl_val v, struct api_user_status *st)
+parse_status(struct api_pc *pc, yajl_val v, void *out)
 {
+	struct api_user_status *st = out;
 	size_t mark = api_pc_push(pc, "status"), m;
 	yajl_val b;
 
@@ -182,22 +184,9 @@ parse_status(struct api_pc *pc, yajl_val v, struct api_user_status *st)
 int
 api_user_parse(yajl_val obj, struct api_user *out, struct api_errs *errs)
 {
-	struct api_pc pc;
-	yajl_val v;
-
 	memset(out, 0, sizeof(*out));
-	api_pc_init(&pc, errs);
-	if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-		api_pc_err(&pc, NULL, "must be a JSON object");
-		return -1;
-	}
-	api_pc_type_meta(&pc, obj, API_USER);
-	api_pc_meta(&pc, obj, &out->meta);
-	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
-		parse_spec(&pc, v, &out->spec);
-	if ((v = api_pc_object(&pc, obj, "status", 0)) != NULL)
-		parse_status(&pc, v, &out->status);
-	return pc.nerr ? -1 : 0;
+	return api_pc_envelope(obj, API_USER, errs, &out->meta, parse_spec,
+	    &out->spec, parse_status, &out->status);
 }
 
 void
