@@ -383,6 +383,7 @@ httpd_status_text(int status)
 enum hconn_state {
 	HC_HANDSHAKE,	/* TLS only: waits for SSL_accept to complete */
 	HC_READING,	/* waits for a whole request (head + small body) */
+	HC_DEFERRED,	/* waits for the handler's httpd_defer_done() */
 	HC_WRITING,	/* waits for the socket to take the response */
 	HC_LINGER,	/* an error was sent and the write side shut: reads
 			 * and drops input until EOF so the peer sees the
@@ -392,7 +393,7 @@ enum hconn_state {
 };
 
 static const char *const hc_state_names[HC__COUNT] = {
-	"HANDSHAKE", "READING", "WRITING", "LINGER", "CLOSED",
+	"HANDSHAKE", "READING", "DEFERRED", "WRITING", "LINGER", "CLOSED",
 };
 
 struct hconn {
@@ -411,7 +412,19 @@ struct hconn {
 	bool close_after;	/* close once the response is out */
 	bool linger;		/* ... through HC_LINGER (error responses) */
 	unsigned nreqs;
+	struct httpd_defer *defer;	/* HC_DEFERRED: the pending answer */
 	struct hconn *next, *prev;
+};
+
+/* A deferred response: owned by the server, freed when answered or
+ * cancelled. */
+struct httpd_defer {
+	struct hconn *conn;
+	struct httpd_resp resp;
+	bool head;		/* HEAD: send only the head */
+	bool in_handler;	/* the handler that deferred is still running */
+	httpd_cancel_fn cancel;
+	void *arg;
 };
 
 struct route {
@@ -713,6 +726,7 @@ hconn_set_state(struct hconn *c, enum hconn_state st)
 	case HC_READING:
 		t = s->read_timeout;
 		break;
+	case HC_DEFERRED:
 	case HC_WRITING:
 		t = s->write_timeout;
 		break;
@@ -731,6 +745,13 @@ hconn_set_state(struct hconn *c, enum hconn_state st)
 }
 
 static void
+defer_free(struct httpd_defer *d)
+{
+	buf_release(&d->resp.body);
+	free(d);
+}
+
+static void
 hconn_close(struct hconn *c)
 {
 	struct httpd *s = c->srv;
@@ -740,6 +761,13 @@ hconn_close(struct hconn *c)
 	hconn_set_state(c, HC_CLOSED);
 	ev_io_stop(s->loop, &c->io);
 	ev_timer_stop(s->loop, &c->timer);
+	if (c->defer) {
+		struct httpd_defer *d = c->defer;
+
+		c->defer = NULL;
+		d->cancel(d, d->arg);
+		defer_free(d);
+	}
 	s->stats.out_bytes -= c->out.len - c->out_off;
 	if (c->ssl) {
 		SSL_free(c->ssl);
@@ -850,6 +878,41 @@ respond_error(struct hconn *c, int status)
 }
 
 static void
+resp_init(struct httpd_resp *resp, struct hconn *c)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->status = 200;
+	strlcpy0(resp->content_type, "text/plain; charset=utf-8",
+	    sizeof(resp->content_type));
+	buf_init(&resp->body, HTTPD_MAX_BODY_OUT);
+	resp->conn = c;
+}
+
+/* Queues a handler's response, or 503 when the responses queued and not
+ * yet read are over the cap. */
+static void
+queue_handler_response(struct hconn *c, struct httpd_resp *resp, bool head)
+{
+	struct httpd *s = c->srv;
+
+	if (s->stats.out_bytes + resp->body.len > s->max_out) {
+		/* Too many responses nobody reads: refuse this one. */
+		buf_reset(&resp->body);
+		resp->status = 503;
+		resp->extra_headers[0] = '\0';
+		strlcpy0(resp->content_type, "text/plain; charset=utf-8",
+		    sizeof(resp->content_type));
+		if (buf_puts(&resp->body, "overloaded\n") < 0)
+			die_oom();
+		c->close_after = true;
+	}
+	queue_response(c, resp->status, resp->content_type, resp->extra_headers,
+	    resp->body.data, resp->body.len, head);
+}
+
+/* Answers a parsed request. Returns true when the handler deferred its
+ * response (c->defer is then set and nothing was queued). */
+static bool
 dispatch(struct hconn *c, const struct httpd_req *req)
 {
 	struct httpd *s = c->srv;
@@ -857,11 +920,7 @@ dispatch(struct hconn *c, const struct httpd_req *req)
 	bool head = strcmp(req->method, "HEAD") == 0;
 	size_t i;
 
-	memset(&resp, 0, sizeof(resp));
-	resp.status = 200;
-	strlcpy0(resp.content_type, "text/plain; charset=utf-8",
-	    sizeof(resp.content_type));
-	buf_init(&resp.body, HTTPD_MAX_BODY_OUT);
+	resp_init(&resp, c);
 	if (!head && strcmp(req->method, "GET") != 0) {
 		resp.status = 405;
 		strlcpy0(resp.extra_headers, "Allow: GET, HEAD\r\n",
@@ -874,36 +933,71 @@ dispatch(struct hconn *c, const struct httpd_req *req)
 				break;
 		if (i < s->nroutes) {
 			s->routes[i].fn(req, &resp, s->routes[i].arg);
+			if (c->defer) {
+				c->defer->head = head;
+				c->defer->in_handler = false;
+				buf_release(&resp.body);
+				return true;
+			}
 		} else {
 			resp.status = 404;
 			if (buf_puts(&resp.body, "Not Found\n") < 0)
 				die_oom();
 		}
 	}
-	if (s->stats.out_bytes + resp.body.len > s->max_out) {
-		/* Too many responses nobody reads: refuse this one. */
-		buf_reset(&resp.body);
-		resp.status = 503;
-		resp.extra_headers[0] = '\0';
-		strlcpy0(resp.content_type, "text/plain; charset=utf-8",
-		    sizeof(resp.content_type));
-		if (buf_puts(&resp.body, "overloaded\n") < 0)
-			die_oom();
-		c->close_after = true;
-	}
-	queue_response(c, resp.status, resp.content_type, resp.extra_headers,
-	    resp.body.data, resp.body.len, head);
+	queue_handler_response(c, &resp, head);
 	buf_release(&resp.body);
+	return false;
+}
+
+struct httpd_defer *
+httpd_resp_defer(struct httpd_resp *resp, httpd_cancel_fn cancel, void *arg)
+{
+	struct hconn *c = resp->conn;
+	struct httpd_defer *d;
+
+	if (c == NULL || c->defer != NULL)
+		abort();	/* not a handler's response, or deferred twice */
+	d = xcalloc(1, sizeof(*d));
+	d->conn = c;
+	d->in_handler = true;
+	d->cancel = cancel;
+	d->arg = arg;
+	resp_init(&d->resp, NULL);
+	c->defer = d;
+	return d;
+}
+
+struct httpd_resp *
+httpd_defer_resp(struct httpd_defer *d)
+{
+	return &d->resp;
+}
+
+void
+httpd_defer_done(struct httpd_defer *d)
+{
+	struct hconn *c = d->conn;
+
+	if (d->in_handler || c->defer != d || c->state != HC_DEFERRED)
+		abort();	/* a programming error, not input */
+	c->defer = NULL;
+	queue_handler_response(c, &d->resp, d->head);
+	defer_free(d);
+	hconn_set_state(c, HC_WRITING);
+	/* Outside the connection's callbacks: safe to drive it from here. */
+	hconn_step(c);
 }
 
 /* Tries to answer the request at the start of c->in. Returns true when a
- * response was queued (the state is then WRITING). */
+ * response was queued (the state is then WRITING) or deferred (the state
+ * is then DEFERRED). */
 static bool
 try_request(struct hconn *c)
 {
 	struct httpd_req *req = xmalloc(sizeof(*req));
 	ssize_t h;
-	bool queued = false;
+	bool queued = false, deferred = false;
 
 	h = httpd_parse(c->in.data, c->in.len, &c->scan, req);
 	if (h < 0) {
@@ -914,13 +1008,15 @@ try_request(struct hconn *c)
 		c->nreqs++;
 		if (!req->keep_alive || c->nreqs >= HTTPD_MAX_REQS_PER_CONN)
 			c->close_after = true;
-		dispatch(c, req);
-		queued = true;
+		deferred = dispatch(c, req);
+		queued = !deferred;
 	}
 	free(req);
 	if (queued)
 		hconn_set_state(c, HC_WRITING);
-	return queued;
+	else if (deferred)
+		hconn_set_state(c, HC_DEFERRED);
+	return queued || deferred;
 }
 
 /* ---- the state machine ------------------------------------------------------------ */
@@ -983,6 +1079,12 @@ hconn_step(struct hconn *c)
 				return;
 			}
 			hconn_close(c);		/* EOF or error */
+			return;
+		case HC_DEFERRED:
+			/* Waits for httpd_defer_done(); reads nothing meanwhile,
+			 * so a pipelined request waits in c->in. */
+			ev_io_stop(s->loop, &c->io);
+			c->armed = 0;
 			return;
 		case HC_WRITING:
 			/* Waits for the socket to take the rest of c->out. */

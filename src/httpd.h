@@ -20,6 +20,13 @@
  *  - the bytes of responses queued but not yet sent, over all
  *    connections, stay under max_out_bytes: beyond it requests get 503.
  *
+ * Deferred responses: a handler that must wait for something (an API
+ * call) calls httpd_resp_defer() and answers later with
+ * httpd_defer_done(). Meanwhile the connection reads nothing more (a
+ * pipelined request waits its turn) and the write deadline runs; if it
+ * expires, the client goes away or the server stops, the handler's
+ * cancel callback runs instead, and the handle is gone.
+ *
  * Keep-alive: HTTP/1.1 connections stay open for further requests unless
  * the client says "Connection: close" (HTTP/1.0: the reverse); a kept-alive
  * connection that sends nothing for read_timeout seconds is closed.
@@ -90,11 +97,36 @@ struct httpd_resp {
 	char content_type[96];
 	struct buf body;
 	char extra_headers[256];	/* "Name: value\r\n" lines, optional */
+	void *conn;			/* private to httpd.c */
 };
 
 /* A handler runs synchronously in the loop and must not block. */
 typedef void (*httpd_handler_fn)(const struct httpd_req *req,
     struct httpd_resp *resp, void *arg);
+
+/* A response the handler gives later. */
+struct httpd_defer;
+/* Called instead of an answer when the connection of a deferred response
+ * closes first (deadline, client gone, httpd_stop/httpd_free). d is
+ * invalid once it returns; the callback must not call httpd functions
+ * on it. */
+typedef void (*httpd_cancel_fn)(struct httpd_defer *d, void *arg);
+
+/* Called from inside a handler only, at most once: the response is given
+ * later through the returned handle, which the server owns. What the
+ * handler wrote into resp is discarded. The request is not valid after
+ * the handler returns: copy what is needed. Never NULL. */
+struct httpd_defer *httpd_resp_defer(struct httpd_resp *resp,
+    httpd_cancel_fn cancel, void *arg);
+/* The response to fill in (status 200, text/plain and an empty capped
+ * body, as for a handler), valid until httpd_defer_done() or the cancel
+ * callback. */
+struct httpd_resp *httpd_defer_resp(struct httpd_defer *d);
+/* Sends the response filled in httpd_defer_resp(d) (only the head for
+ * HEAD) and frees d; the cancel callback will not run. Not from inside
+ * the handler that deferred: a handler that has its answer at once does
+ * not defer. */
+void httpd_defer_done(struct httpd_defer *d);
 
 /* The reason phrase of a status ("Not Found"); "Unknown" if unknown. */
 const char *httpd_status_text(int status);

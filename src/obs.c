@@ -16,6 +16,7 @@
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
+#include "metricsauth.h"
 #include "mgr.h"
 #include "obs.h"
 #include "options.h"
@@ -29,6 +30,7 @@ struct obs {
 	struct ev_loop *loop;
 	struct httpd *metrics;
 	struct httpd *health;
+	struct metricsauth *auth;	/* --metrics-secure, else NULL */
 	struct mgr *mgr;
 	struct khttp *http;
 	struct lease *lease;
@@ -117,9 +119,8 @@ readyz(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
 }
 
 static void
-metrics_page(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
+metrics_fill(struct httpd_resp *resp, void *arg)
 {
-	(void)req;
 	(void)arg;
 	strlcpy0(resp->content_type, "text/plain; version=0.0.4; charset=utf-8",
 	    sizeof(resp->content_type));
@@ -132,6 +133,13 @@ metrics_page(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
 			die_oom();
 		log_error("metrics page over its size cap");
 	}
+}
+
+static void
+metrics_page(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
+{
+	(void)req;
+	metrics_fill(resp, arg);
 }
 
 /* ---- collectors --------------------------------------------------------------- */
@@ -393,11 +401,16 @@ obs_new(struct ev_loop *loop, const struct options *opts, char *err,
 		    cert, key, err, errlen);
 		if (o->metrics == NULL)
 			goto fail;
-		httpd_route(o->metrics, "/metrics", metrics_page, o);
-		if (opts->metrics_secure && cert == NULL)
-			log_warn("--metrics-secure without --metrics-cert-path: /metrics is served over plain HTTP, without authentication");
-		else if (opts->metrics_secure)
-			log_warn("--metrics-secure: /metrics is served over HTTPS but clients are not authenticated (no TokenReview); restrict access with a NetworkPolicy");
+		if (opts->metrics_secure) {
+			/* Bearer token, TokenReview, SubjectAccessReview. */
+			o->auth = metricsauth_new(loop, "/metrics", metrics_fill, o);
+			httpd_route(o->metrics, "/metrics", metricsauth_handler,
+			    o->auth);
+			if (cert == NULL)
+				log_warn("--metrics-secure without --metrics-cert-path: /metrics is served over plain HTTP, so the bearer tokens of clients cross the network unencrypted");
+		} else {
+			httpd_route(o->metrics, "/metrics", metrics_page, o);
+		}
 	} else if (cert) {
 		log_warn("--metrics-cert-path is ignored: the metrics listener is off");
 	}
@@ -460,6 +473,8 @@ obs_attach(struct obs *o, struct mgr *m, struct khttp *http,
 	}
 	if (http)
 		khttp_set_observer(http, h_request, o);
+	if (o->auth)
+		metricsauth_set_client(o->auth, http);
 }
 
 void
@@ -496,7 +511,8 @@ obs_free(struct obs *o)
 		mgr_set_hooks(o->mgr, NULL);
 	if (o->http)
 		khttp_set_observer(o->http, NULL, NULL);
-	httpd_free(o->metrics);
+	httpd_free(o->metrics);		/* cancels the checks in flight */
+	metricsauth_free(o->auth);
 	httpd_free(o->health);
 	metrics_shutdown();
 	free(o->api_host);

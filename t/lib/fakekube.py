@@ -5,6 +5,20 @@
 # section 10). Usable as a module (class FakeKube) and as a program (see
 # main() and doc/fakekube.md). Python standard library only; PyYAML is used
 # only to read YAML files (CRDs) and YAML request bodies when it is present.
+#
+# Token and access reviews (what a server that delegates authentication and
+# authorization calls): POST /apis/authentication.k8s.io/v1/tokenreviews
+# answers 201 with status.authenticated and status.user from fk.auth_tokens,
+# a dict token -> user ({'username': ..., 'uid': ..., 'groups': [...],
+# 'extra': {...}}); any other token is not authenticated. POST
+# /apis/authorization.k8s.io/v1/subjectaccessreviews answers 201 with
+# status.allowed true when fk.sar_allow, a set of (subject, path, verb)
+# tuples, holds one whose subject is spec.user or one of spec.groups, with
+# the spec's nonResourceAttributes.path and .verb, or for resource
+# attributes (subject, 'namespace/group/resource', verb); '*' as path or
+# verb matches any. fk.access_reviews lists the specs received, in order
+# (token reviews keep no token). Both are subject to faults (fk.fail(...,
+# path='tokenreviews')) and to the stand-in's own bearer-token check.
 """Fake Kubernetes API server for tests (see doc/fakekube.md)."""
 
 import base64
@@ -1954,6 +1968,9 @@ class FakeKube:
         self.request_log = collections.deque(maxlen=request_log_size)
         self._seq = 0
         self._tokens = {}
+        self.auth_tokens = {}                # token -> user, for TokenReviews
+        self.sar_allow = set()               # (subject, path, verb), for SubjectAccessReviews
+        self.access_reviews = []             # SubjectAccessReview specs received
         self.token, self.token_file, self.token_grace = None, token_file, float(token_grace)
         self._token_file_sig = None
         if token:
@@ -2640,6 +2657,10 @@ class FakeKube:
                 {'clientCIDR': '0.0.0.0/0', 'serverAddress': '%s:%d' % (self.host, self.port)}]})
         if p == '/apis':
             return self._send(ctx, 200, {'kind': 'APIGroupList', 'apiVersion': 'v1', 'groups': self._groups()})
+        if m == 'POST' and p == '/apis/authentication.k8s.io/v1/tokenreviews':
+            return self._token_review(ctx)
+        if m == 'POST' and p == '/apis/authorization.k8s.io/v1/subjectaccessreviews':
+            return self._access_review(ctx)
         info = ctx.info
         if info.get('apiVersion') is None:
             if info.get('apiGroup'):
@@ -2679,6 +2700,67 @@ class FakeKube:
                 return self._http_delete(ctx, rt, ns, name)
             return self._http_deletecollection(ctx, rt, ns)
         raise method_not_allowed()
+
+    def _review_body(self, ctx, api_version, kind):
+        try:
+            obj = loads(ctx.body or b'')
+        except ValueError as e:
+            raise bad_request('error decoding request body: %s' % e)
+        if not isinstance(obj, dict) or obj.get('kind') != kind or obj.get('apiVersion') != api_version:
+            raise bad_request('the body must be a %s of %s' % (kind, api_version))
+        spec = obj.get('spec')
+        if not isinstance(spec, dict):
+            raise bad_request('spec is required')
+        return obj, spec
+
+    def _token_review(self, ctx):
+        obj, spec = self._review_body(ctx, 'authentication.k8s.io/v1', 'TokenReview')
+        tok = spec.get('token')
+        if not isinstance(tok, str) or not tok:
+            raise ApiError(422, 'Invalid', 'TokenReview.authentication.k8s.io "" is invalid: spec.token: '
+                           'Required value: token is required',
+                           {'group': 'authentication.k8s.io', 'kind': 'TokenReview',
+                            'causes': [{'reason': 'FieldValueRequired', 'message': 'Required value: token is required',
+                                        'field': 'spec.token'}]})
+        with self._lock:
+            user = self.auth_tokens.get(tok)
+        status = {'user': {}}
+        if user is not None:
+            status = {'authenticated': True, 'user': clone(user), 'audiences': spec.get('audiences') or []}
+        out = {'kind': 'TokenReview', 'apiVersion': 'authentication.k8s.io/v1',
+               'metadata': {'creationTimestamp': None}, 'spec': clone(spec), 'status': status}
+        return self._send(ctx, 201, out)
+
+    def _access_review(self, ctx):
+        obj, spec = self._review_body(ctx, 'authorization.k8s.io/v1', 'SubjectAccessReview')
+        ra, nra = spec.get('resourceAttributes'), spec.get('nonResourceAttributes')
+        errs = []
+        if (ra is None) == (nra is None):
+            errs.append(('spec.resourceAttributes', 'exactly one of nonResourceAttributes or resourceAttributes '
+                         'must be specified'))
+        if not spec.get('user') and not spec.get('groups'):
+            errs.append(('spec.user', 'at least one of user or group must be specified'))
+        if errs:
+            raise ApiError(422, 'Invalid', 'SubjectAccessReview.authorization.k8s.io "" is invalid: ' +
+                           ', '.join('%s: Invalid value: "": %s' % e for e in errs),
+                           {'group': 'authorization.k8s.io', 'kind': 'SubjectAccessReview',
+                            'causes': [{'reason': 'FieldValueInvalid', 'message': m, 'field': f} for f, m in errs]})
+        if nra is not None:
+            path, verb = (nra or {}).get('path', ''), (nra or {}).get('verb', '')
+        else:
+            ra = ra or {}
+            path = '%s/%s/%s' % (ra.get('namespace', ''), ra.get('group', ''), ra.get('resource', ''))
+            verb = ra.get('verb', '')
+        subjects = [spec.get('user')] + list(spec.get('groups') or [])
+        with self._lock:
+            self.access_reviews.append(clone(spec))
+            allowed = any(s in subjects and p in (path, '*') and v in (verb, '*') for s, p, v in self.sar_allow)
+        status = {'allowed': allowed}
+        if allowed:
+            status['reason'] = 'allowed by the stand-in'
+        out = {'kind': 'SubjectAccessReview', 'apiVersion': 'authorization.k8s.io/v1',
+               'metadata': {'creationTimestamp': None}, 'spec': clone(spec), 'status': status}
+        return self._send(ctx, 201, out)
 
     def _groups(self):
         groups = {}

@@ -3,10 +3,12 @@
 # dbprovd runs against the API stand-in through a scenario that exercises
 # its calls (leader election in the operator's namespace, informers of
 # the eight kinds, status patches of an invalid object, Events and their
-# repeat patches, the lease release on SIGTERM); then every request in the
+# repeat patches, a --metrics-secure scrape and its TokenReview and
+# SubjectAccessReview, the lease release on SIGTERM); then every request in the
 # stand-in's log (verb, group, resource, subresource, namespace) must be
 # allowed by the rendered ClusterRole (bound cluster-wide) or by the Role
 # (in its own namespace only).
+import http.client
 import os
 import sys
 import time
@@ -59,7 +61,10 @@ st = obstest.Stack()
 try:
     st.api.post('/api/v1/namespaces', {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': OPNS}})
     st.fk.clear_requests()
-    d, mport, hport = st.daemon('rbac', ['--leader-elect', '--leader-election-namespace', OPNS])
+    st.fk.auth_tokens = {'scraper-token': {'username': 'system:serviceaccount:monitoring:prometheus'}}
+    st.fk.sar_allow = {('system:serviceaccount:monitoring:prometheus', '/metrics', 'get')}
+    d, mport, hport = st.daemon('rbac', ['--leader-elect', '--leader-election-namespace', OPNS,
+                                         '--metrics-secure'])
     ok(dbptest.wait_until(lambda: 'started leading' in d.stderr_text(), 20), 'leads (Lease in %s)' % OPNS)
     with open(dbptest.src_path('t/data/invalid/backup-encryption-without-key.yaml')) as f:
         bad = yaml.safe_load(f)
@@ -74,6 +79,10 @@ try:
     ok(dbptest.wait_until(lambda: reason() == ['SpecAccepted'], 15), 'fixed: SpecAccepted')
     st.api.patch(BK + '/' + bad['metadata']['name'], {'spec': {'encryption': {'enabled': True}}})
     ok(dbptest.wait_until(lambda: reason() == ['InvalidSpec'], 15), 'broken again: the same event repeats')
+    hc = http.client.HTTPConnection('127.0.0.1', mport, timeout=10)
+    hc.request('GET', '/metrics', headers={'Authorization': 'Bearer scraper-token'})
+    is_(hc.getresponse().status, 200, 'a --metrics-secure scrape with an allowed token')
+    hc.close()
     time.sleep(1.5)
     is_(d.stop(15), 0, 'SIGTERM: exit 0 (lease released)')
 
@@ -91,7 +100,8 @@ try:
     want = [('list', G, k) for k in kinds] + [('watch', G, k) for k in kinds] + [
         ('patch', G, 'databasebackups/status'), ('create', '', 'events'), ('patch', '', 'events'),
         ('get', 'coordination.k8s.io', 'leases'), ('create', 'coordination.k8s.io', 'leases'),
-        ('update', 'coordination.k8s.io', 'leases')]
+        ('update', 'coordination.k8s.io', 'leases'), ('create', 'authentication.k8s.io', 'tokenreviews'),
+        ('create', 'authorization.k8s.io', 'subjectaccessreviews')]
     missing = [w for w in want if w not in seen]
     is_(missing, [], 'the scenario exercised the calls that matter (%d distinct)' % len(calls))
     uncovered = sorted(k for k in calls if not covered(k))
@@ -108,6 +118,12 @@ try:
                ({'create', 'delete', '*'} & set(r.get('verbs', [])))]
     is_(sorted(x for r in creates for x in r['resources']), ['databasebackups'],
         'only DatabaseBackups may be created or deleted (schedules, retention)')
+    reviews = sorted((g, res, tuple(r.get('verbs', []))) for r in cluster_rules
+                     for g in r.get('apiGroups', []) if g in ('authentication.k8s.io', 'authorization.k8s.io')
+                     for res in r.get('resources', []))
+    is_(reviews, [('authentication.k8s.io', 'tokenreviews', ('create',)),
+                  ('authorization.k8s.io', 'subjectaccessreviews', ('create',))],
+        'reviews: create on tokenreviews and subjectaccessreviews, nothing more')
 finally:
     st.close()
 done_testing()

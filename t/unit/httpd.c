@@ -126,6 +126,42 @@ hello(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
 		abort();
 }
 
+/* /later defers; the test answers through `pending`. */
+static struct httpd_defer *pending;
+static int cancels;
+
+static void
+later_cancel(struct httpd_defer *d, void *arg)
+{
+	(void)arg;
+	if (d == pending)
+		pending = NULL;
+	cancels++;
+}
+
+static void
+later(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
+{
+	(void)req;
+	if (buf_puts(&resp->body, "discarded") < 0)
+		abort();
+	pending = httpd_resp_defer(resp, later_cancel, arg);
+}
+
+static void
+answer_later(int status, const char *body)
+{
+	struct httpd_resp *r = httpd_defer_resp(pending);
+	struct httpd_defer *d = pending;
+
+	r->status = status;
+	strlcpy0(r->content_type, "text/x-later", sizeof(r->content_type));
+	if (buf_puts(&r->body, body) < 0)
+		abort();
+	pending = NULL;
+	httpd_defer_done(d);
+}
+
 static int
 client(int port)
 {
@@ -253,6 +289,85 @@ test_server(void)
 	ok(httpd_stats(s)->bad_requests == 1, "bad request counted");
 
 	httpd_free(s);
+	{
+		struct httpd_config c2 = cfg;
+
+		c2.write_timeout = 0.5;
+		s = httpd_new(loop, &c2, err, sizeof(err));
+		if (s == NULL)
+			abort();
+		port = httpd_port(s);
+		httpd_route(s, "/hello", hello, NULL);
+		httpd_route(s, "/later", later, NULL);
+		httpd_start(s);
+	}
+
+	/* A deferred response, answered later; the connection stays usable. */
+	fd = client(port);
+	say(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+	a = answer(fd, 1, 0.2, &eof);
+	ok(pending != NULL && *a == '\0' && !eof, "deferred: nothing sent yet");
+	free(a);
+	if (pending)
+		answer_later(503, "later!");
+	a = answer(fd, 1, 2, &eof);
+	ok(str_has_prefix(a, "HTTP/1.1 503 Service Unavailable\r\n") &&
+	    strstr(a, "Content-Type: text/x-later\r\n") &&
+	    strstr(a, "Content-Length: 6\r\n") && strstr(a, "\r\n\r\nlater!") &&
+	    strstr(a, "discarded") == NULL, "deferred: status, type and body given later");
+	ok(strstr(a, "Connection: keep-alive") != NULL, "deferred: kept alive");
+	free(a);
+	say(fd, "GET /hello?again HTTP/1.1\r\nHost: x\r\n\r\n");
+	a = answer(fd, 1, 2, &eof);
+	ok(strstr(a, "\r\n\r\nhello again") != NULL, "next request on the connection after a deferred one");
+	free(a);
+
+	/* HEAD: only the head, with the length of the body. */
+	say(fd, "HEAD /later HTTP/1.1\r\nHost: x\r\n\r\n");
+	a = answer(fd, 1, 0.2, &eof);
+	ok(pending != NULL && *a == '\0', "HEAD deferred");
+	free(a);
+	if (pending)
+		answer_later(200, "xyz");
+	a = answer(fd, 1, 2, &eof);
+	ok(str_has_prefix(a, "HTTP/1.1 200 OK\r\n") && strstr(a, "Content-Length: 3\r\n") &&
+	    strstr(a, "\r\n\r\n")[4] == '\0', "HEAD deferred: head only");
+	free(a);
+
+	/* Pipelined: the second request waits for the deferred first one. */
+	say(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	a = answer(fd, 1, 0.2, &eof);
+	ok(pending != NULL && *a == '\0', "pipelined request not answered before the deferred one");
+	free(a);
+	if (pending)
+		answer_later(200, "first");
+	a = answer(fd, 1 << 20, 2, &eof);
+	ok(strstr(a, "first") != NULL && strstr(a, "hello p") != NULL &&
+	    strstr(a, "first") < strstr(a, "hello p") && eof, "then both, in order, and closed");
+	free(a);
+	close(fd);
+
+	/* Deadline: the cancel callback runs, nothing is sent. */
+	cancels = 0;
+	fd = client(port);
+	say(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+	a = answer(fd, 1, 2, &eof);
+	ok(eof && *a == '\0', "deferred past the write deadline: closed");
+	ok(cancels == 1 && pending == NULL, "cancel callback ran once");
+	free(a);
+	close(fd);
+
+	/* The server stops with a deferred response pending. */
+	fd = client(port);
+	say(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+	a = answer(fd, 1, 0.2, &eof);
+	free(a);
+	ok(pending != NULL, "deferred again");
+	httpd_free(s);
+	ok(cancels == 2 && pending == NULL, "freeing the server cancels it");
+	close(fd);
+	ev_run(loop, EVRUN_NOWAIT);
+
 	{
 		struct httpd_config c2 = cfg;
 
