@@ -130,6 +130,13 @@ try:
        'TLS: the server name is the Service DNS name in the certificate')
     tports = {p['name']: p['containerPort'] for p in tc['ports']}
     ok(any(a == '--metrics-bind-address=:%d' % tports['metrics'] for a in tc['args']), 'TLS: listener port declared')
+    ok('--metrics-secure' in tc['args'] and tep.get('bearerTokenFile'),
+       'TLS: --metrics-secure, and Prometheus sends its ServiceAccount token')
+    crb = [d for d in tk.get('ClusterRoleBinding', []) if d['roleRef']['name'] == 'dbprovd-metrics-reader']
+    reader = [d for d in tk.get('ClusterRole', []) if d['metadata']['name'] == 'dbprovd-metrics-reader']
+    ok(crb and crb[0]['subjects'][0]['kind'] == 'ServiceAccount' and reader and
+       reader[0]['rules'] == [{'nonResourceURLs': ['/metrics'], 'verbs': ['get']}],
+       'TLS: the scraper is bound to a role that may only get /metrics')
 finally:
     for root, dirs, files in os.walk(tmp):  # copies of a read-only tree (distcheck)
         os.chmod(root, 0o755)
