@@ -111,6 +111,13 @@ struct urun {
 	double next_rotation;	/* seconds from now, < 0 = none */
 	struct ksecret_req *sreq;
 	struct kreq *kreq;
+	/* The credentials Secret of an earlier spec (secretName changed),
+	 * deleted once the new one is in use; NULL = none. */
+	char *old_secret;
+	/* own_secret_delete(): what to delete, how strictly, what next. */
+	char *del_name;
+	bool del_strict;
+	void (*del_next)(struct urun *u);
 };
 
 static const struct api_user *
@@ -603,12 +610,44 @@ password_known(struct urun *u)
 	observe(u);
 }
 
-/* After the status: the annotation saying which Secret version the
- * server's password came from. */
+static void own_secret_delete(struct urun *u, const char *name, bool strict,
+    void (*next)(struct urun *u));
+
 static void
-write_marker(struct cpass *p)
+end_recorded(struct urun *u)
 {
-	cpass_annotate(p, ANN_APPLIED, U(p)->source, cpass_end_recorded);
+	cpass_end_recorded(&u->p);
+}
+
+/* After the marker: the Secret of an earlier secretName goes. */
+static void
+drop_old_secret(struct cpass *p)
+{
+	struct urun *u = U(p);
+
+	if (u->old_secret == NULL) {
+		cpass_end_recorded(p);
+		return;
+	}
+	log_info("deleting the credentials Secret of an earlier spec",
+	    "namespace", p->t->namespace, "name", p->t->name, "secret",
+	    u->old_secret);
+	own_secret_delete(u, u->old_secret, false, end_recorded);
+}
+
+/* After the status: the annotation saying which Secret version the
+ * server's password came from (when it changed). */
+static void
+after_status(struct cpass *p)
+{
+	struct urun *u = U(p);
+	const struct cobj *c = ctrl_object(p->t);
+
+	if (c != NULL && strcmp0(api_map_get(&cobj_meta(c)->annotations,
+	    ANN_APPLIED), u->source))
+		cpass_annotate(p, ANN_APPLIED, u->source, drop_old_secret);
+	else
+		drop_old_secret(p);
 }
 
 static void
@@ -646,8 +685,20 @@ success_status(struct urun *u)
 	cpass_ready(&u->p, c, &st, true);
 	if (u->next_rotation >= 0 && u->next_rotation + 1 < delay)
 		delay = u->next_rotation + 1;
-	if (strcmp0(api_map_get(&md->annotations, ANN_APPLIED), u->source))
-		u->p.after_write = write_marker;
+	{
+		const struct api_user_status *was = &typed(c)->status;
+
+		/* A Secret of ours under another name (secretName changed,
+		 * or the password now comes from existingPasswordSecret)
+		 * holds a password the server no longer has. */
+		if (was->secret.set && was->secret.name &&
+		    *was->secret.name && (u->secret_name == NULL ||
+		    !streq(was->secret.name, u->secret_name)) &&
+		    (was->secret.ns == NULL ||
+		    !*was->secret.ns || streq(was->secret.ns, md->ns)))
+			u->old_secret = xstrdup(was->secret.name);
+	}
+	u->p.after_write = after_status;
 	cpass_finish(&u->p, c, &st, RRESULT_REQUEUE, delay);
 	api_conditions_release(&st.conditions);
 }
@@ -807,6 +858,8 @@ release(struct cpass *p)
 		free_secret(u->password);
 	free(u->source);
 	free(u->secret_name);
+	free(u->old_secret);
+	free(u->del_name);
 	free(u->host);
 	free(u->database);
 	free(u->sslmode);
@@ -886,25 +939,40 @@ instance_facts(struct urun *u, const struct api_instance *in)
 	    pgconn_sslmode_name(mode) : "");
 }
 
-/* Deletion, after the role is gone: the credentials Secret, when ours. */
+/* ---- deleting a credentials Secret of ours ------------------------------------- */
+
+static void
+del_done(struct urun *u, const char *what, struct kreq *req)
+{
+	void (*next)(struct urun *) = u->del_next;
+	char err[512];
+
+	if (req != NULL) {
+		kwrite_error_text(req, err, sizeof(err));
+		if (u->del_strict) {
+			cpass_run_failed(&u->p, what, err);
+			return;
+		}
+		log_warn("cannot delete an old credentials Secret", "namespace",
+		    u->p.t->namespace, "name", u->p.t->name, "secret",
+		    u->del_name, "error", err);
+	}
+	next(u);
+}
+
 static void
 secret_deleted(struct kreq *req, void *arg)
 {
 	struct urun *u = arg;
 	enum kwrite_outcome o = kwrite_classify(req);
-	char err[512];
 
 	u->kreq = NULL;
-	if (o != KW_OK && o != KW_NOT_FOUND && o != KW_CONFLICT) {
-		kwrite_error_text(req, err, sizeof(err));
-		cpass_run_failed(&u->p, "delete the credentials Secret", err);
-		return;
-	}
-	cpass_remove_finalizer(&u->p);
+	del_done(u, "delete the credentials Secret", o != KW_OK &&
+	    o != KW_NOT_FOUND && o != KW_CONFLICT ? req : NULL);
 }
 
 static void
-deletion_secret_read(struct kreq *req, void *arg)
+del_secret_read(struct kreq *req, void *arg)
 {
 	struct urun *u = arg;
 	const struct cobj *c = ctrl_object(u->p.t);
@@ -919,12 +987,11 @@ deletion_secret_read(struct kreq *req, void *arg)
 
 	u->kreq = NULL;
 	if (o == KW_NOT_FOUND || c == NULL) {
-		cpass_remove_finalizer(&u->p);
+		del_done(u, NULL, NULL);
 		return;
 	}
 	if (o != KW_OK) {
-		kwrite_error_text(req, err, sizeof(err));
-		cpass_run_failed(&u->p, "read the credentials Secret", err);
+		del_done(u, "read the credentials Secret", req);
 		return;
 	}
 	doc = json_parse(buf_cstr(&req->body), req->body.len, err,
@@ -943,12 +1010,36 @@ deletion_secret_read(struct kreq *req, void *arg)
 	    strcmp0(api_map_get(&hm.labels, LABEL_MANAGED), MANAGER)) {
 		/* Not ours: left alone. */
 		api_meta_release(&hm);
-		cpass_remove_finalizer(&u->p);
+		del_done(u, NULL, NULL);
 		return;
 	}
 	u->kreq = kobj_delete(mgr_http(u->p.t->mgr), &kr, u->p.t->namespace,
-	    u->secret_name, hm.uid, NULL, secret_deleted, u);
+	    u->del_name, hm.uid, NULL, secret_deleted, u);
 	api_meta_release(&hm);
+}
+
+/* Deletes the Secret name of the user's namespace when it is ours (our
+ * label and the DatabaseUser as controller owner; with a uid
+ * precondition), then runs next. strict: a failure fails the pass (a
+ * deletion); otherwise it is logged and next runs all the same. */
+static void
+own_secret_delete(struct urun *u, const char *name, bool strict,
+    void (*next)(struct urun *u))
+{
+	struct kres kr = kres_secrets;
+
+	free(u->del_name);
+	u->del_name = xstrdup(name);
+	u->del_strict = strict;
+	u->del_next = next;
+	u->kreq = kobj_get(mgr_http(u->p.t->mgr), &kr, u->p.t->namespace,
+	    name, del_secret_read, u);
+}
+
+static void
+remove_finalizer(struct urun *u)
+{
+	cpass_remove_finalizer(&u->p);
 }
 
 /* The role is gone: the credentials Secret goes too (when it is ours),
@@ -956,14 +1047,11 @@ deletion_secret_read(struct kreq *req, void *arg)
 static void
 finish_deletion(struct urun *u)
 {
-	struct kres kr = kres_secrets;
-
 	if (u->secret_name == NULL) {
 		cpass_remove_finalizer(&u->p);
 		return;
 	}
-	u->kreq = kobj_get(mgr_http(u->p.t->mgr), &kr, u->p.t->namespace,
-	    u->secret_name, deletion_secret_read, u);
+	own_secret_delete(u, u->secret_name, true, remove_finalizer);
 }
 
 static void

@@ -8,7 +8,8 @@
 # applied at the next start; an existing password Secret is used and
 # followed; a role that existed before gets the Secret's password; a
 # Secret of the same name that is not ours is never touched; scheduled
-# rotation; a user made while the server is down converges once it is
+# rotation; a renamed credentials Secret replaces the old one; a user
+# made while the server is down converges once it is
 # back; deletion drops the role and the Secret; no password in logs.
 import base64
 import os
@@ -189,6 +190,17 @@ try:
     ok(prepw and pg.login('pre_user', prepw), 'without passwordSecret the password is kept in '
        '<name>-credentials and logs in')
     ok(not pg.login('pre_user', 'old-password'), 'the old password is gone')
+
+    # --- secretName changed: a new Secret, the old one goes ---------------------------------
+    api.patch(USERS + '/pre', {'spec': {'passwordSecret': {'secretName': 'pre-creds2'}}})
+    ok(dbptest.wait_until(lambda: sdata('pre-creds2') is not None, 30), 'the new credentials Secret is written')
+    prepw2 = sdata('pre-creds2') or 'x'
+    seen_passwords.append(prepw2)
+    ok(dbptest.wait_until(lambda: pg.login('pre_user', prepw2), 30), 'its password logs in')
+    ok(dbptest.wait_until(lambda: secret('pre-credentials') is None, 30),
+       'the Secret of the old name, whose password is gone, is deleted')
+    o = env.wait_cond(USERS + '/pre', 'Ready', 'True', 20)
+    is_(((o or {}).get('status') or {}).get('secret', {}).get('name'), 'pre-creds2', 'status.secret.name follows')
 
     # --- a Secret of that name that is not ours -----------------------------------------
     env.put_secret('taken', {'password': 'not-ours'})
