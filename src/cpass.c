@@ -13,10 +13,14 @@
 #include <ev.h>
 
 #include "api.h"
+#include "api_database.h"
 #include "api_instance.h"
+#include "api_role.h"
+#include "api_user.h"
 #include "buf.h"
 #include "cpass.h"
 #include "ctrl.h"
+#include "informer.h"
 #include "instances.h"
 #include "json.h"
 #include "khttp.h"
@@ -811,6 +815,153 @@ pass_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	cpass_run_failed(p, "reconcile", msg);
 }
 
+/* ---- claims ---------------------------------------------------------------- */
+
+/* Where a kind keeps its instance reference and server-side name, and
+ * which kinds share the server's name space with it (PostgreSQL roles
+ * and MySQL accounts serve DatabaseUser and DatabaseRole alike). */
+struct claim_kind {
+	enum api_kind kind;
+	size_t ref_off;
+	size_t name_off;	/* of the char * */
+	size_t phase_off;	/* of the status phase */
+	int group;		/* 0: databases, 1: roles and users */
+};
+
+static const struct claim_kind claim_kinds[] = {
+	{ API_DATABASE, offsetof(struct api_database, spec.instance),
+	  offsetof(struct api_database, spec.name),
+	  offsetof(struct api_database, status.phase), 0 },
+	{ API_USER, offsetof(struct api_user, spec.instance),
+	  offsetof(struct api_user, spec.username),
+	  offsetof(struct api_user, status.phase), 1 },
+	{ API_ROLE, offsetof(struct api_role, spec.instance),
+	  offsetof(struct api_role, spec.role_name),
+	  offsetof(struct api_role, status.phase), 1 },
+};
+
+struct claim {
+	const struct api_meta *md;
+	bool held;		/* Ready: it manages the object now */
+};
+
+struct claim_scan {
+	const struct claim_kind *ck;
+	const char *inst_ns, *inst_name, *name;
+	struct claim me;
+	struct claim winner;
+	const char *winner_kind;
+};
+
+static const struct claim_kind *
+claim_kind_of(enum api_kind k)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(claim_kinds); i++)
+		if (claim_kinds[i].kind == k)
+			return &claim_kinds[i];
+	return NULL;
+}
+
+static bool
+claim_held(const struct claim_kind *ck, const struct cobj *c)
+{
+	enum api_phase ph;
+
+	memcpy(&ph, (const char *)c->typed + ck->phase_off, sizeof(ph));
+	return ph == API_PHASE_READY;
+}
+
+/* True when claim x comes before y: one that manages the object now (is
+ * Ready) before one that does not, then the earlier creationTimestamp,
+ * then namespace/name order (a total order, so exactly one claim wins,
+ * and a new object never takes over from one in charge). */
+static bool
+claim_older(const struct claim *x, const struct claim *y)
+{
+	const struct api_meta *a = x->md, *b = y->md;
+	int c;
+
+	if (x->held != y->held)
+		return x->held;
+	if (a->creation_timestamp != b->creation_timestamp)
+		return a->creation_timestamp < b->creation_timestamp;
+	if ((c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "")) != 0)
+		return c < 0;
+	return strcmp(a->name ? a->name : "", b->name ? b->name : "") < 0;
+}
+
+static void
+claim_one(const struct kobj *o, void *arg)
+{
+	struct claim_scan *s = arg;
+	const struct cobj *c = o->data;
+	const struct api_meta *md;
+	const struct api_ref *ref;
+	const char *name;
+
+	if (c == NULL || c->typed == NULL || c->errors)
+		return;
+	md = cobj_meta(c);
+	if (streq(md->uid ? md->uid : "", s->me.md->uid ? s->me.md->uid : ""))
+		return;
+	ref = (const struct api_ref *)(const void *)((const char *)c->typed +
+	    s->ck->ref_off);
+	memcpy(&name, (const char *)c->typed + s->ck->name_off, sizeof(name));
+	if (name == NULL || !streq(name, s->name) || ref->name == NULL ||
+	    !streq(ref->name, s->inst_name) ||
+	    !streq(ref->ns && *ref->ns ? ref->ns : o->namespace, s->inst_ns))
+		return;
+	{
+		struct claim it = { md, claim_held(s->ck, c) };
+
+		if (claim_older(&it, &s->me) && (s->winner.md == NULL ||
+		    claim_older(&it, &s->winner))) {
+			s->winner = it;
+			s->winner_kind = api_kind_info(s->ck->kind)->kind;
+		}
+	}
+}
+
+bool
+cpass_claimed(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
+    char *msg, size_t msglen)
+{
+	const struct claim_kind *mine = claim_kind_of(p->kind->kind);
+	struct claim_scan s;
+	size_t i;
+
+	if (mine == NULL)
+		return false;
+	memset(&s, 0, sizeof(s));
+	s.inst_ns = ref->ns && *ref->ns ? ref->ns : cobj_meta(c)->ns;
+	s.inst_name = ref->name ? ref->name : "";
+	s.name = p->name;
+	s.me.md = cobj_meta(c);
+	s.me.held = claim_held(mine, c);
+	for (i = 0; i < ARRAY_SIZE(claim_kinds); i++) {
+		struct informer *inf;
+
+		if (claim_kinds[i].group != mine->group)
+			continue;
+		inf = mgr_informer(p->t->mgr,
+		    api_kind_info(claim_kinds[i].kind)->singular);
+		if (inf == NULL)
+			continue;
+		s.ck = &claim_kinds[i];
+		informer_foreach(inf, claim_one, &s);
+	}
+	if (s.winner.md == NULL)
+		return false;
+	snprintf(msg, msglen, "%s %s on DatabaseInstance %s/%s is already "
+	    "managed by %s %s/%s; two objects must not manage one %s",
+	    mine->group ? "role" : "database", p->name, s.inst_ns,
+	    s.inst_name, s.winner_kind, s.winner.md->ns, s.winner.md->name,
+	    mine->group ? "role" : "database");
+	return true;
+}
+
 const struct api_instance *
 cpass_resolve(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
     bool pg_block, bool my_block)
@@ -849,5 +1000,15 @@ cpass_resolve(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
 		return NULL;
 	}
 	p->engine = in->spec.engine;
+	if (cpass_claimed(p, c, ref, msg, sizeof(msg))) {
+		if (p->deleting) {
+			/* It never managed the object: nothing to drop. */
+			cpass_remove_finalizer(p);
+			return NULL;
+		}
+		cpass_fail(p, API_PHASE_FAILED, "NameConflict", msg,
+		    RRESULT_REQUEUE, 30);
+		return NULL;
+	}
 	return in;
 }

@@ -197,11 +197,18 @@ void cpass_run_plan(struct cpass *p);
 /* Frees the run and removes the kind's finalizer (ending the task). */
 void cpass_remove_finalizer(struct cpass *p);
 
+/* True (msg filled) when an older object of a kind sharing the server's
+ * name space (Database; DatabaseUser and DatabaseRole) names the same
+ * server-side object on the same instance: the oldest claim manages it,
+ * the others are refused (NameConflict) and, when deleted, touch nothing
+ * on the server. cpass_resolve() checks it. */
+bool cpass_claimed(struct cpass *p, const struct cobj *c,
+    const struct api_ref *ref, char *msg, size_t msglen);
 /* Resolves the instance of the pass (ctrl_resolve_instance, with the
  * kind's engines) and refuses the option block of the other engine
- * (pg_block / my_block: spec.postgres / spec.mysql is set). Sets
- * p->engine. Returns NULL after ending the pass with a condition saying
- * why. */
+ * (pg_block / my_block: spec.postgres / spec.mysql is set), and an
+ * object another one already manages (cpass_claimed()). Sets p->engine.
+ * Returns NULL after ending the pass with a condition saying why. */
 const struct api_instance *cpass_resolve(struct cpass *p, const struct cobj *c,
     const struct api_ref *ref, bool pg_block, bool my_block);
 

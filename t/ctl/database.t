@@ -208,6 +208,22 @@ try:
     ok(dbptest.wait_until(lambda: get('quick') is None, 10) and not exists('quickdb'),
        'deleted at once although dbprovd had just been connected to it')
 
+    # --- two objects for one database: the older manages it ---------------------------
+    is_(api.post(DBS, database('dup-a', 'dupdb', deletionPolicy='Delete', deletionProtection=False)).status, 201,
+        'Database dup-a for dupdb')
+    ok(wait_cond('dup-a', 'Ready', 'True', 30), 'Ready')
+    time.sleep(1.1)  # a later creationTimestamp
+    is_(api.post(DBS, database('dup-b', 'dupdb', deletionPolicy='Delete', deletionProtection=False)).status, 201,
+        'Database dup-b for the same database')
+    o = wait_cond('dup-b', 'Ready', 'False', 30, reason='NameConflict')
+    ok(o and 'dup-a' in o['status'].get('message', ''), 'the younger one: NameConflict naming the older')
+    api.delete(DBS + '/dup-b')
+    ok(dbptest.wait_until(lambda: get('dup-b') is None, 20), 'deleting it (policy Delete) ...')
+    ok(exists('dupdb'), '... does not drop the database the older one manages')
+    ok(wait_cond('dup-a', 'Ready', 'True', 10), 'dup-a is still Ready')
+    api.delete(DBS + '/dup-a')
+    ok(dbptest.wait_until(lambda: get('dup-a') is None and not exists('dupdb'), 20), 'dup-a deleted: dropped')
+
     # --- deletion ----------------------------------------------------------------------
     # protection on (default): kept until force-delete
     api.post(DBS, database('prot', 'protdb', deletionPolicy='Delete'))

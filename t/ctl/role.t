@@ -147,6 +147,24 @@ try:
     ok(dbptest.wait_until(lambda: get('stuck') is None, 60), 'connections allowed again: dropped and gone')
     ok(not exists('stuck_role'), 'role dropped')
 
+    # --- a DatabaseUser and a DatabaseRole for one PostgreSQL role ----------------------
+    is_(api.post(ctltest.GV + '/namespaces/%s/databaseusers' % ctltest.NS,
+                 {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseUser',
+                  'metadata': {'name': 'clash-user', 'namespace': ctltest.NS},
+                  'spec': {'username': 'clash', 'instanceRef': {'name': 'pg1'}}}).status, 201,
+        'a DatabaseUser clash')
+    ok(env.wait_cond(ctltest.GV + '/namespaces/%s/databaseusers/clash-user' % ctltest.NS, 'Ready', 'True', 30),
+       'Ready')
+    is_(api.post(ROLES, role('clash-role', 'clash')).status, 201, 'a DatabaseRole for the same role name')
+    o = env.wait_cond(ROLES + '/clash-role', 'Ready', 'False', 30, reason='NameConflict')
+    ok(o and 'DatabaseUser' in o['status'].get('message', ''), 'NameConflict: the role belongs to the user')
+    is_(attr('clash', 'rolcanlogin'), 't', 'the role keeps the user\'s LOGIN')
+    api.delete(ROLES + '/clash-role')
+    ok(dbptest.wait_until(lambda: get('clash-role') is None, 20) and exists('clash'),
+       'deleting the DatabaseRole leaves the user\'s role alone')
+    api.delete(ctltest.GV + '/namespaces/%s/databaseusers/clash-user' % ctltest.NS)
+    ok(dbptest.wait_until(lambda: not exists('clash'), 30), 'deleting the user drops it')
+
     # --- grants of a role ------------------------------------------------------------
     env.pgval('CREATE TABLE gt1 (id int)', 'otherdb')
     env.pgval('CREATE TABLE gt2 (id int)', 'otherdb')
