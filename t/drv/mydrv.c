@@ -29,8 +29,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +38,7 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "drv/drvcore.h"
 #include "json.h"
 #include "log.h"
 #include "myconn.h"
@@ -47,144 +46,50 @@
 #include "pool.h"
 #include "resolve.h"
 
-#define INSTANCE "test/inst"
-#define MAX_CONNS 64
-
-struct slot {
-	char id[32];
-	struct pool_wait *wait;
-	struct pool_conn *pc;
-	struct drv *d;
-};
-
 struct drv {
-	struct ev_loop *loop;
+	struct drvcore core;	/* first */
 	struct resolver *rs;
-	struct pool *pool;
 	struct myconn_params params;
-	ev_io in;
-	struct buf line;
-	struct slot slots[MAX_CONNS];
-	bool eof;
 };
 
+/* The facts of a new connection, for the "acquired" event. */
 static void
-emit(struct jw *w)
+acquired(struct pool_conn *pc, struct jw *w)
 {
-	size_t len;
-	const char *t;
+	struct myconn *c = pool_conn_get(pc);
+	const char *cipher = myconn_tls_cipher(c);
 
-	jw_obj_close(w);
-	t = jw_text(w, &len);
-	fwrite(t, 1, len, stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
-	jw_release(w);
-}
-
-static void
-begin(struct jw *w, const char *ev, const char *id)
-{
-	jw_init(w);
-	jw_obj_open(w);
-	jw_kstr(w, "ev", ev);
-	if (id)
-		jw_kstr(w, "id", id);
-}
-
-static void
-simple(const char *ev, const char *id, const char *msg)
-{
-	struct jw w;
-
-	begin(&w, ev, id);
-	if (msg)
-		jw_kstr(&w, "msg", msg);
-	emit(&w);
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	char *s = read_file(path, 1 << 20, len);
-
-	if (s == NULL) {
-		fprintf(stderr, "mydrv: cannot read %s: %s\n", path,
-		    strerror(errno));
-		exit(2);
-	}
-	return s;
-}
-
-static struct slot *
-slot_find(struct drv *d, const char *id, bool create)
-{
-	size_t i;
-	struct slot *free_slot = NULL;
-
-	for (i = 0; i < MAX_CONNS; i++) {
-		if (d->slots[i].id[0] && strcmp(d->slots[i].id, id) == 0)
-			return &d->slots[i];
-		if (!d->slots[i].id[0] && free_slot == NULL)
-			free_slot = &d->slots[i];
-	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	strlcpy0(free_slot->id, id, sizeof(free_slot->id));
-	free_slot->d = d;
-	return free_slot;
-}
-
-static void
-on_acquired(struct pool_conn *pc, const char *err, void *arg)
-{
-	struct slot *s = arg;
-	struct myconn *c;
-	const char *cipher;
-	struct jw w;
-
-	s->wait = NULL;
-	if (pc == NULL) {
-		simple("acquire_error", s->id, err);
-		s->id[0] = '\0';
-		return;
-	}
-	s->pc = pc;
-	c = pool_conn_get(pc);
-	cipher = myconn_tls_cipher(c);
-	begin(&w, "acquired", s->id);
-	jw_kint(&w, "thread_id", (long long)myconn_thread_id(c));
-	jw_kint(&w, "version", (long long)myconn_server_version(c));
-	jw_kstr(&w, "server_info", myconn_server_info(c));
-	jw_kbool(&w, "mariadb", myconn_is_mariadb(c));
+	jw_kint(w, "thread_id", (long long)myconn_thread_id(c));
+	jw_kint(w, "version", (long long)myconn_server_version(c));
+	jw_kstr(w, "server_info", myconn_server_info(c));
+	jw_kbool(w, "mariadb", myconn_is_mariadb(c));
 	if (cipher)
-		jw_kstr(&w, "cipher", cipher);
+		jw_kstr(w, "cipher", cipher);
 	else {
-		jw_key(&w, "cipher");
-		jw_null(&w);
+		jw_key(w, "cipher");
+		jw_null(w);
 	}
-	emit(&w);
 }
 
 static void
 on_result(struct myconn *c, const struct myconn_result *r, void *arg)
 {
-	struct slot *s = arg;
+	struct drv_slot *s = arg;
 	struct jw w;
 	int i, j;
 
 	if (r->err.code != MYCONN_OK) {
-		begin(&w, "query_error", s->id);
+		drv_begin(&w, "query_error", s->id);
 		jw_kstr(&w, "code", myconn_errcode_name(r->err.code));
 		jw_kint(&w, "errno", r->err.server_errno);
 		jw_kstr(&w, "sqlstate", r->err.sqlstate);
 		jw_kstr(&w, "msg", r->err.msg);
 		jw_kstr(&w, "state", myconn_state_name(myconn_state(c)));
-		emit(&w);
+		drv_emit(&w);
 		return;
 	}
 	for (i = 0; i < r->nrows; i++) {
-		begin(&w, "row", s->id);
+		drv_begin(&w, "row", s->id);
 		jw_key(&w, "values");
 		jw_arr_open(&w);
 		for (j = 0; j < r->ncols; j++) {
@@ -196,9 +101,9 @@ on_result(struct myconn *c, const struct myconn_result *r, void *arg)
 				jw_null(&w);
 		}
 		jw_arr_close(&w);
-		emit(&w);
+		drv_emit(&w);
 	}
-	begin(&w, "result", s->id);
+	drv_begin(&w, "result", s->id);
 	jw_kint(&w, "nrows", r->nrows);
 	jw_kint(&w, "affected", (long long)r->affected_rows);
 	jw_kint(&w, "insert_id", (long long)r->insert_id);
@@ -208,19 +113,19 @@ on_result(struct myconn *c, const struct myconn_result *r, void *arg)
 	for (j = 0; j < r->ncols; j++)
 		jw_str(&w, myconn_res_colname(r, j));
 	jw_arr_close(&w);
-	emit(&w);
+	drv_emit(&w);
 }
 
 static void
 do_query(struct drv *d, yajl_val cmd, const char *id)
 {
-	struct slot *s = slot_find(d, id, false);
+	struct drv_slot *s = drv_slot_find(&d->core, id, false);
 	const char *sql = json_gets(cmd, "sql");
 	struct myconn *c;
 	double timeout;
 
 	if (s == NULL || s->pc == NULL) {
-		simple("query_error", id, "no such connection");
+		drv_simple("query_error", id, "no such connection");
 		return;
 	}
 	c = pool_conn_get(s->pc);
@@ -229,26 +134,26 @@ do_query(struct drv *d, yajl_val cmd, const char *id)
 	if (myconn_query(c, sql, on_result, s) != 0) {
 		struct jw w;
 
-		begin(&w, "query_error", id);
+		drv_begin(&w, "query_error", id);
 		jw_kstr(&w, "code", myconn_errcode_name(myconn_error(c)->code));
 		jw_kint(&w, "errno", myconn_error(c)->server_errno);
 		jw_kstr(&w, "msg", myconn_error(c)->msg);
 		jw_kstr(&w, "sqlstate", myconn_error(c)->sqlstate);
 		jw_kstr(&w, "state", myconn_state_name(myconn_state(c)));
-		emit(&w);
+		drv_emit(&w);
 	}
 }
 
 static void
 do_escape(struct drv *d, yajl_val cmd, const char *id)
 {
-	struct slot *s = slot_find(d, id, false);
+	struct drv_slot *s = drv_slot_find(&d->core, id, false);
 	char err[256];
 	char *i, *l;
 	struct jw w;
 
 	if (s == NULL || s->pc == NULL) {
-		simple("escape_error", id, "no such connection");
+		drv_simple("escape_error", id, "no such connection");
 		return;
 	}
 	i = myconn_escape_identifier(json_gets(cmd, "ident"), err,
@@ -256,12 +161,12 @@ do_escape(struct drv *d, yajl_val cmd, const char *id)
 	l = i ? myconn_escape_literal(pool_conn_get(s->pc),
 	    json_gets(cmd, "literal"), err, sizeof(err)) : NULL;
 	if (i == NULL || l == NULL) {
-		simple("escape_error", id, err);
+		drv_simple("escape_error", id, err);
 	} else {
-		begin(&w, "escaped", id);
+		drv_begin(&w, "escaped", id);
 		jw_kstr(&w, "ident", i);
 		jw_kstr(&w, "literal", l);
-		emit(&w);
+		drv_emit(&w);
 	}
 	free(i);
 	free(l);
@@ -270,142 +175,42 @@ do_escape(struct drv *d, yajl_val cmd, const char *id)
 static void
 do_info(struct drv *d, const char *id)
 {
-	struct slot *s = slot_find(d, id, false);
+	struct drv_slot *s = drv_slot_find(&d->core, id, false);
 	struct myconn *c;
 	struct jw w;
 
 	if (s == NULL || s->pc == NULL) {
-		simple("info_error", id, "no such connection");
+		drv_simple("info_error", id, "no such connection");
 		return;
 	}
 	c = pool_conn_get(s->pc);
-	begin(&w, "info", id);
+	drv_begin(&w, "info", id);
 	jw_kstr(&w, "state", myconn_state_name(myconn_state(c)));
 	jw_kbool(&w, "broken", myconn_is_broken(c));
 	jw_kstr(&w, "code", myconn_errcode_name(myconn_error(c)->code));
 	jw_kstr(&w, "msg", myconn_error(c)->msg);
-	emit(&w);
+	drv_emit(&w);
 }
 
-static void
-do_stats(struct drv *d)
+static bool
+command(struct drvcore *core, const char *op, yajl_val cmd, const char *id)
 {
-	struct pool_stats st;
-	struct jw w;
+	struct drv *d = (struct drv *)core;
 
-	pool_stats(d->pool, NULL, &st);
-	begin(&w, "stats", NULL);
-	jw_kint(&w, "conns", st.conns);
-	jw_kint(&w, "idle", st.idle);
-	jw_kint(&w, "busy", st.busy);
-	jw_kint(&w, "connecting", st.connecting);
-	jw_kint(&w, "waiting", st.waiting);
-	jw_kint(&w, "connects", (long long)st.connects);
-	jw_kint(&w, "connect_failures", (long long)st.connect_failures);
-	jw_kint(&w, "closed_idle", (long long)st.closed_idle);
-	jw_kint(&w, "closed_broken", (long long)st.closed_broken);
-	jw_kint(&w, "handed_out", (long long)st.handed_out);
-	jw_kint(&w, "tls_live", (long long)pgtls_live());
-	jw_kstr(&w, "tls_dir", pgtls_dir());
-	emit(&w);
-}
-
-static void
-command(struct drv *d, const char *text, size_t len)
-{
-	char err[256];
-	yajl_val cmd = json_parse(text, len, err, sizeof(err));
-	const char *op, *id;
-
-	if (cmd == NULL) {
-		simple("bad_command", NULL, err);
-		return;
-	}
-	op = json_gets(cmd, "op");
-	id = json_gets(cmd, "id");
-	if (op == NULL) {
-		simple("bad_command", NULL, "no op");
-	} else if (strcmp(op, "acquire") == 0 && id) {
-		struct slot *s = slot_find(d, id, true);
-		const char *db = json_gets(cmd, "db");
-
-		if (s == NULL || s->pc || s->wait) {
-			simple("acquire_error", id, "slot busy or table full");
-		} else {
-			struct myconn_params p = d->params;
-
-			s->wait = pool_acquire(d->pool, INSTANCE,
-			    db ? db : d->params.dbname, &p, on_acquired, s);
-		}
-	} else if (strcmp(op, "query") == 0 && id) {
+	if (id == NULL)
+		return false;
+	if (strcmp(op, "query") == 0)
 		do_query(d, cmd, id);
-	} else if (strcmp(op, "release") == 0 && id) {
-		struct slot *s = slot_find(d, id, false);
-		bool broken = false;
-
-		json_bool(json_get(cmd, "broken", NULL), &broken);
-		if (s && s->pc) {
-			pool_release(d->pool, s->pc, broken);
-			s->pc = NULL;
-			s->id[0] = '\0';
-			simple("released", id, NULL);
-		} else if (s && s->wait) {
-			pool_cancel(s->wait);
-			s->wait = NULL;
-			s->id[0] = '\0';
-			simple("cancelled", id, NULL);
-		} else {
-			simple("release_error", id, "no such connection");
-		}
-	} else if (strcmp(op, "escape") == 0 && id) {
+	else if (strcmp(op, "escape") == 0)
 		do_escape(d, cmd, id);
-	} else if (strcmp(op, "info") == 0 && id) {
+	else if (strcmp(op, "info") == 0)
 		do_info(d, id);
-	} else if (strcmp(op, "drop") == 0) {
-		pool_drop_instance(d->pool, INSTANCE);
-		simple("dropped", NULL, NULL);
-	} else if (strcmp(op, "stats") == 0) {
-		do_stats(d);
-	} else if (strcmp(op, "quit") == 0) {
-		d->eof = true;
-		ev_break(d->loop, EVBREAK_ALL);
-	} else {
-		simple("bad_command", NULL, op);
-	}
-	json_free(cmd);
+	else
+		return false;
+	return true;
 }
 
-static void
-stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct drv *d = container_of(w, struct drv, in);
-	char chunk[4096];
-	ssize_t n;
-	char *nl;
-
-	(void)revents;
-	n = read(0, chunk, sizeof(chunk));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		d->eof = true;
-		ev_io_stop(loop, w);
-		ev_break(loop, EVBREAK_ALL);
-		return;
-	}
-	if (buf_append(&d->line, chunk, (size_t)n) != 0) {
-		simple("bad_command", NULL, "line too long");
-		buf_reset(&d->line);
-		return;
-	}
-	while (!d->eof && (nl = memchr(d->line.data, '\n', d->line.len))) {
-		size_t len = (size_t)(nl - d->line.data);
-
-		if (len > 0)
-			command(d, d->line.data, len);
-		buf_consume(&d->line, len + 1);
-	}
-}
+static const struct drv_engine engine = { "mydrv", acquired, command };
 
 static void
 usage(void)
@@ -474,7 +279,7 @@ main(int argc, char **argv)
 		case 'f': {
 			size_t len;
 
-			password = slurp(optarg, &len);
+			password = drv_slurp("mydrv", optarg, &len);
 			while (len > 0 && (password[len - 1] == '\n' ||
 			    password[len - 1] == '\r'))
 				password[--len] = '\0';
@@ -484,9 +289,9 @@ main(int argc, char **argv)
 			if (myconn_tls_parse(optarg, &d.params.tls_mode) != 0)
 				usage();
 			break;
-		case 'a': ca = slurp(optarg, &pem.ca_len); pem.ca = ca; break;
-		case 'c': cert = slurp(optarg, &pem.cert_len); pem.cert = cert; break;
-		case 'k': key = slurp(optarg, &pem.key_len); pem.key = key; break;
+		case 'a': ca = drv_slurp("mydrv", optarg, &pem.ca_len); pem.ca = ca; break;
+		case 'c': cert = drv_slurp("mydrv", optarg, &pem.cert_len); pem.cert = cert; break;
+		case 'k': key = drv_slurp("mydrv", optarg, &pem.key_len); pem.key = key; break;
 		case 'D': pgtls_set_parent(optarg); break;
 		case 'C': d.params.connect_timeout = atof(optarg); break;
 		case 'Q': d.params.query_timeout = atof(optarg); break;
@@ -508,8 +313,8 @@ main(int argc, char **argv)
 	}
 	if (d.params.host == NULL || d.params.user == NULL)
 		usage();
-	d.loop = EV_DEFAULT;
-	d.rs = resolver_new(d.loop, &rcfg, err, sizeof(err));
+	d.core.loop = EV_DEFAULT;
+	d.rs = resolver_new(d.core.loop, &rcfg, err, sizeof(err));
 	if (d.rs == NULL) {
 		fprintf(stderr, "mydrv: %s\n", err);
 		return 1;
@@ -519,28 +324,24 @@ main(int argc, char **argv)
 	free(cert);
 	free_secret(key);
 	if (tls == NULL) {
-		simple("tls_error", NULL, err);
+		drv_simple("tls_error", NULL, err);
 		free_secret(password);
 		resolver_free(d.rs);
 		return 1;
 	}
 	d.params.tls = tls;
 	d.params.password = password;
-	d.pool = pool_new(d.loop, &pcfg, &myconn_pool_ops, d.rs);
-	buf_init(&d.line, 64u << 20);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	ev_io_init(&d.in, stdin_cb, 0, EV_READ);
-	ev_io_start(d.loop, &d.in);
-	simple("ready", NULL, NULL);
-	ev_run(d.loop, 0);
-	ev_io_stop(d.loop, &d.in);
-	pool_free(d.pool);
+	d.core.eng = &engine;
+	d.core.pool = pool_new(d.core.loop, &pcfg, &myconn_pool_ops, d.rs);
+	d.core.params = &d.params;
+	d.core.dbname = d.params.dbname;
+	drv_run(&d.core);
+	pool_free(d.core.pool);
 	/* Let deferred frees (connections closed inside callbacks) run. */
-	ev_run(d.loop, EVRUN_NOWAIT);
+	ev_run(d.core.loop, EVRUN_NOWAIT);
 	pgtls_unref(tls);
 	free_secret(password);
-	buf_release(&d.line);
 	resolver_free(d.rs);
-	simple("bye", NULL, NULL);
+	drv_simple("bye", NULL, NULL);
 	return 0;
 }

@@ -35,7 +35,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +44,7 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "drv/drvcore.h"
 #include "json.h"
 #include "log.h"
 #include "pgconn.h"
@@ -52,25 +52,10 @@
 #include "pool.h"
 #include "resolve.h"
 
-#define INSTANCE "test/inst"
-#define MAX_CONNS 64
-
-struct slot {
-	char id[32];
-	struct pool_wait *wait;
-	struct pool_conn *pc;
-	struct drv *d;
-};
-
 struct drv {
-	struct ev_loop *loop;
+	struct drvcore core;	/* first */
 	struct resolver *rs;
-	struct pool *pool;
 	struct pgconn_params params;
-	ev_io in;
-	struct buf line;
-	struct slot slots[MAX_CONNS];
-	bool eof;
 	/* resolve mode */
 	struct resolve res;
 	ev_timer cancel_timer;
@@ -78,54 +63,6 @@ struct drv {
 	int late;
 	bool cancelled;
 };
-
-static void
-emit(struct jw *w)
-{
-	size_t len;
-	const char *t;
-
-	jw_obj_close(w);
-	t = jw_text(w, &len);
-	fwrite(t, 1, len, stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
-	jw_release(w);
-}
-
-static void
-begin(struct jw *w, const char *ev, const char *id)
-{
-	jw_init(w);
-	jw_obj_open(w);
-	jw_kstr(w, "ev", ev);
-	if (id)
-		jw_kstr(w, "id", id);
-}
-
-static void
-simple(const char *ev, const char *id, const char *msg)
-{
-	struct jw w;
-
-	begin(&w, ev, id);
-	if (msg)
-		jw_kstr(&w, "msg", msg);
-	emit(&w);
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	char *s = read_file(path, 1 << 20, len);
-
-	if (s == NULL) {
-		fprintf(stderr, "pgdrv: cannot read %s: %s\n", path,
-		    strerror(errno));
-		exit(2);
-	}
-	return s;
-}
 
 /* ---- resolve mode ---------------------------------------------------- */
 
@@ -141,17 +78,17 @@ resolved_cb(struct resolve *r, void *arg)
 		return;
 	}
 	if (r->status != 0) {
-		simple("resolve_error", NULL, r->err);
+		drv_simple("resolve_error", NULL, r->err);
 	} else {
-		begin(&w, "resolved", NULL);
+		drv_begin(&w, "resolved", NULL);
 		jw_key(&w, "addrs");
 		jw_arr_open(&w);
 		for (i = 0; i < r->naddrs; i++)
 			jw_str(&w, r->addrs[i].text);
 		jw_arr_close(&w);
-		emit(&w);
+		drv_emit(&w);
 	}
-	ev_break(d->loop, EVBREAK_ALL);
+	ev_break(d->core.loop, EVBREAK_ALL);
 }
 
 static void
@@ -161,10 +98,10 @@ cancel_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct jw w;
 
 	(void)revents;
-	begin(&w, "cancelled", NULL);
+	drv_begin(&w, "cancelled", NULL);
 	jw_kbool(&w, "was_active", resolve_active(&d->res));
 	jw_kint(&w, "pending", (long long)resolver_pending(d->rs));
-	emit(&w);
+	drv_emit(&w);
 	resolve_cancel(&d->res);
 	d->cancelled = true;
 	ev_timer_set(&d->end_timer, 1.5, 0.);
@@ -178,10 +115,10 @@ end_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct jw w;
 
 	(void)revents;
-	begin(&w, "done", NULL);
+	drv_begin(&w, "done", NULL);
 	jw_kint(&w, "late_callbacks", d->late);
 	jw_kint(&w, "pending", (long long)resolver_pending(d->rs));
-	emit(&w);
+	drv_emit(&w);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -192,79 +129,49 @@ resolve_mode(struct drv *d, const char *name, int port, double cancel_ms)
 	ev_timer_init(&d->cancel_timer, cancel_cb, 0., 0.);
 	ev_timer_init(&d->end_timer, end_cb, 0., 0.);
 	if (resolve_start(&d->res, name, port, resolved_cb, d) != 0) {
-		simple("resolve_error", NULL, d->res.err);
+		drv_simple("resolve_error", NULL, d->res.err);
 		return 0;
 	}
 	if (cancel_ms >= 0) {
 		ev_timer_set(&d->cancel_timer, cancel_ms / 1000.0, 0.);
-		ev_timer_start(d->loop, &d->cancel_timer);
+		ev_timer_start(d->core.loop, &d->cancel_timer);
 	}
-	ev_run(d->loop, 0);
+	ev_run(d->core.loop, 0);
 	resolve_cancel(&d->res);
-	ev_timer_stop(d->loop, &d->cancel_timer);
-	ev_timer_stop(d->loop, &d->end_timer);
+	ev_timer_stop(d->core.loop, &d->cancel_timer);
+	ev_timer_stop(d->core.loop, &d->end_timer);
 	return 0;
 }
 
 /* ---- pool mode --------------------------------------------------------- */
 
-static struct slot *
-slot_find(struct drv *d, const char *id, bool create)
-{
-	size_t i;
-	struct slot *free_slot = NULL;
-
-	for (i = 0; i < MAX_CONNS; i++) {
-		if (d->slots[i].id[0] && strcmp(d->slots[i].id, id) == 0)
-			return &d->slots[i];
-		if (!d->slots[i].id[0] && free_slot == NULL)
-			free_slot = &d->slots[i];
-	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	strlcpy0(free_slot->id, id, sizeof(free_slot->id));
-	free_slot->d = d;
-	return free_slot;
-}
-
+/* The facts of a new connection, for the "acquired" event. */
 static void
-on_acquired(struct pool_conn *pc, const char *err, void *arg)
+acquired(struct pool_conn *pc, struct jw *w)
 {
-	struct slot *s = arg;
-	struct jw w;
-
-	s->wait = NULL;
-	if (pc == NULL) {
-		simple("acquire_error", s->id, err);
-		s->id[0] = '\0';
-		return;
-	}
-	s->pc = pc;
-	begin(&w, "acquired", s->id);
-	jw_kint(&w, "pid", pgconn_backend_pid(pool_conn_get(pc)));
-	jw_kint(&w, "version", pgconn_server_version(pool_conn_get(pc)));
-	emit(&w);
+	jw_kint(w, "pid", pgconn_backend_pid(pool_conn_get(pc)));
+	jw_kint(w, "version", pgconn_server_version(pool_conn_get(pc)));
 }
 
 static void
 on_result(struct pgconn *c, const struct pgconn_result *r, void *arg)
 {
-	struct slot *s = arg;
+	struct drv_slot *s = arg;
 	struct jw w;
 	int i, j;
 
 	(void)c;
 	if (r->err.code != PGCONN_OK) {
-		begin(&w, "query_error", s->id);
+		drv_begin(&w, "query_error", s->id);
 		jw_kstr(&w, "code", pgconn_errcode_name(r->err.code));
 		jw_kstr(&w, "sqlstate", r->err.sqlstate);
 		jw_kstr(&w, "msg", r->err.msg);
 		jw_kstr(&w, "state", pgconn_state_name(pgconn_state(c)));
-		emit(&w);
+		drv_emit(&w);
 		return;
 	}
 	for (i = 0; i < r->nrows; i++) {
-		begin(&w, "row", s->id);
+		drv_begin(&w, "row", s->id);
 		jw_key(&w, "values");
 		jw_arr_open(&w);
 		for (j = 0; j < r->ncols; j++) {
@@ -276,9 +183,9 @@ on_result(struct pgconn *c, const struct pgconn_result *r, void *arg)
 				jw_null(&w);
 		}
 		jw_arr_close(&w);
-		emit(&w);
+		drv_emit(&w);
 	}
-	begin(&w, "result", s->id);
+	drv_begin(&w, "result", s->id);
 	jw_kstr(&w, "tag", r->cmd_tag);
 	jw_kint(&w, "nrows", r->nrows);
 	jw_key(&w, "cols");
@@ -286,13 +193,13 @@ on_result(struct pgconn *c, const struct pgconn_result *r, void *arg)
 	for (j = 0; j < r->ncols; j++)
 		jw_str(&w, pgconn_res_colname(r, j));
 	jw_arr_close(&w);
-	emit(&w);
+	drv_emit(&w);
 }
 
 static void
 do_query(struct drv *d, yajl_val cmd, const char *id)
 {
-	struct slot *s = slot_find(d, id, false);
+	struct drv_slot *s = drv_slot_find(&d->core, id, false);
 	yajl_val pv = json_get(cmd, "params", NULL);
 	const char *sql = json_gets(cmd, "sql");
 	const char **params = NULL;
@@ -301,7 +208,7 @@ do_query(struct drv *d, yajl_val cmd, const char *id)
 	double timeout;
 
 	if (s == NULL || s->pc == NULL) {
-		simple("query_error", id, "no such connection");
+		drv_simple("query_error", id, "no such connection");
 		return;
 	}
 	c = pool_conn_get(s->pc);
@@ -315,12 +222,12 @@ do_query(struct drv *d, yajl_val cmd, const char *id)
 	if (pgconn_query(c, sql, (int)n, params, on_result, s) != 0) {
 		struct jw w;
 
-		begin(&w, "query_error", id);
+		drv_begin(&w, "query_error", id);
 		jw_kstr(&w, "code", pgconn_errcode_name(pgconn_error(c)->code));
 		jw_kstr(&w, "msg", pgconn_error(c)->msg);
 		jw_kstr(&w, "sqlstate", pgconn_error(c)->sqlstate);
 		jw_kstr(&w, "state", pgconn_state_name(pgconn_state(c)));
-		emit(&w);
+		drv_emit(&w);
 	}
 	free(params);
 }
@@ -328,13 +235,13 @@ do_query(struct drv *d, yajl_val cmd, const char *id)
 static void
 do_escape(struct drv *d, yajl_val cmd, const char *id)
 {
-	struct slot *s = slot_find(d, id, false);
+	struct drv_slot *s = drv_slot_find(&d->core, id, false);
 	char err[256];
 	char *i, *l;
 	struct jw w;
 
 	if (s == NULL || s->pc == NULL) {
-		simple("escape_error", id, "no such connection");
+		drv_simple("escape_error", id, "no such connection");
 		return;
 	}
 	i = pgconn_escape_identifier(pool_conn_get(s->pc),
@@ -342,134 +249,34 @@ do_escape(struct drv *d, yajl_val cmd, const char *id)
 	l = i ? pgconn_escape_literal(pool_conn_get(s->pc),
 	    json_gets(cmd, "literal"), err, sizeof(err)) : NULL;
 	if (i == NULL || l == NULL) {
-		simple("escape_error", id, err);
+		drv_simple("escape_error", id, err);
 	} else {
-		begin(&w, "escaped", id);
+		drv_begin(&w, "escaped", id);
 		jw_kstr(&w, "ident", i);
 		jw_kstr(&w, "literal", l);
-		emit(&w);
+		drv_emit(&w);
 	}
 	free(i);
 	free(l);
 }
 
-static void
-do_stats(struct drv *d)
+static bool
+command(struct drvcore *core, const char *op, yajl_val cmd, const char *id)
 {
-	struct pool_stats st;
-	struct jw w;
+	struct drv *d = (struct drv *)core;
 
-	pool_stats(d->pool, NULL, &st);
-	begin(&w, "stats", NULL);
-	jw_kint(&w, "conns", st.conns);
-	jw_kint(&w, "idle", st.idle);
-	jw_kint(&w, "busy", st.busy);
-	jw_kint(&w, "connecting", st.connecting);
-	jw_kint(&w, "waiting", st.waiting);
-	jw_kint(&w, "connects", (long long)st.connects);
-	jw_kint(&w, "connect_failures", (long long)st.connect_failures);
-	jw_kint(&w, "closed_idle", (long long)st.closed_idle);
-	jw_kint(&w, "closed_broken", (long long)st.closed_broken);
-	jw_kint(&w, "handed_out", (long long)st.handed_out);
-	jw_kint(&w, "tls_live", (long long)pgtls_live());
-	jw_kstr(&w, "tls_dir", pgtls_dir());
-	emit(&w);
-}
-
-static void
-command(struct drv *d, const char *text, size_t len)
-{
-	char err[256];
-	yajl_val cmd = json_parse(text, len, err, sizeof(err));
-	const char *op, *id;
-
-	if (cmd == NULL) {
-		simple("bad_command", NULL, err);
-		return;
-	}
-	op = json_gets(cmd, "op");
-	id = json_gets(cmd, "id");
-	if (op == NULL) {
-		simple("bad_command", NULL, "no op");
-	} else if (strcmp(op, "acquire") == 0 && id) {
-		struct slot *s = slot_find(d, id, true);
-		const char *db = json_gets(cmd, "db");
-
-		if (s == NULL || s->pc || s->wait) {
-			simple("acquire_error", id, "slot busy or table full");
-		} else {
-			struct pgconn_params p = d->params;
-
-			s->wait = pool_acquire(d->pool, INSTANCE,
-			    db ? db : d->params.dbname, &p, on_acquired, s);
-		}
-	} else if (strcmp(op, "query") == 0 && id) {
+	if (id == NULL)
+		return false;
+	if (strcmp(op, "query") == 0)
 		do_query(d, cmd, id);
-	} else if (strcmp(op, "release") == 0 && id) {
-		struct slot *s = slot_find(d, id, false);
-		bool broken = false;
-
-		json_bool(json_get(cmd, "broken", NULL), &broken);
-		if (s && s->pc) {
-			pool_release(d->pool, s->pc, broken);
-			s->pc = NULL;
-			s->id[0] = '\0';
-			simple("released", id, NULL);
-		} else if (s && s->wait) {
-			pool_cancel(s->wait);
-			s->wait = NULL;
-			s->id[0] = '\0';
-			simple("cancelled", id, NULL);
-		} else {
-			simple("release_error", id, "no such connection");
-		}
-	} else if (strcmp(op, "escape") == 0 && id) {
+	else if (strcmp(op, "escape") == 0)
 		do_escape(d, cmd, id);
-	} else if (strcmp(op, "drop") == 0) {
-		pool_drop_instance(d->pool, INSTANCE);
-		simple("dropped", NULL, NULL);
-	} else if (strcmp(op, "stats") == 0) {
-		do_stats(d);
-	} else if (strcmp(op, "quit") == 0) {
-		d->eof = true;
-		ev_break(d->loop, EVBREAK_ALL);
-	} else {
-		simple("bad_command", NULL, op);
-	}
-	json_free(cmd);
+	else
+		return false;
+	return true;
 }
 
-static void
-stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct drv *d = container_of(w, struct drv, in);
-	char chunk[4096];
-	ssize_t n;
-	char *nl;
-
-	(void)revents;
-	n = read(0, chunk, sizeof(chunk));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		d->eof = true;
-		ev_io_stop(loop, w);
-		ev_break(loop, EVBREAK_ALL);
-		return;
-	}
-	if (buf_append(&d->line, chunk, (size_t)n) != 0) {
-		simple("bad_command", NULL, "line too long");
-		buf_reset(&d->line);
-		return;
-	}
-	while (!d->eof && (nl = memchr(d->line.data, '\n', d->line.len))) {
-		size_t len = (size_t)(nl - d->line.data);
-
-		if (len > 0)
-			command(d, d->line.data, len);
-		buf_consume(&d->line, len + 1);
-	}
-}
+static const struct drv_engine engine = { "pgdrv", acquired, command };
 
 static void
 usage(void)
@@ -548,7 +355,7 @@ main(int argc, char **argv)
 		case 'f': {
 			size_t len;
 
-			password = slurp(optarg, &len);
+			password = drv_slurp("pgdrv", optarg, &len);
 			while (len > 0 && (password[len - 1] == '\n' ||
 			    password[len - 1] == '\r'))
 				password[--len] = '\0';
@@ -558,9 +365,9 @@ main(int argc, char **argv)
 			if (pgconn_sslmode_parse(optarg, &d.params.sslmode) != 0)
 				usage();
 			break;
-		case 'a': ca = slurp(optarg, &pem.ca_len); pem.ca = ca; break;
-		case 'c': cert = slurp(optarg, &pem.cert_len); pem.cert = cert; break;
-		case 'k': key = slurp(optarg, &pem.key_len); pem.key = key; break;
+		case 'a': ca = drv_slurp("pgdrv", optarg, &pem.ca_len); pem.ca = ca; break;
+		case 'c': cert = drv_slurp("pgdrv", optarg, &pem.cert_len); pem.cert = cert; break;
+		case 'k': key = drv_slurp("pgdrv", optarg, &pem.key_len); pem.key = key; break;
 		case 'D': pgtls_set_parent(optarg); break;
 		case 'C': d.params.connect_timeout = atof(optarg); break;
 		case 'Q': d.params.query_timeout = atof(optarg); break;
@@ -582,8 +389,8 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	d.loop = EV_DEFAULT;
-	d.rs = resolver_new(d.loop, &rcfg, err, sizeof(err));
+	d.core.loop = EV_DEFAULT;
+	d.rs = resolver_new(d.core.loop, &rcfg, err, sizeof(err));
 	if (d.rs == NULL) {
 		fprintf(stderr, "pgdrv: %s\n", err);
 		return 1;
@@ -601,28 +408,24 @@ main(int argc, char **argv)
 	free(cert);
 	free_secret(key);
 	if (tls == NULL) {
-		simple("tls_error", NULL, err);
+		drv_simple("tls_error", NULL, err);
 		free_secret(password);
 		resolver_free(d.rs);
 		return 1;
 	}
 	d.params.tls = tls;
 	d.params.password = password;
-	d.pool = pool_new(d.loop, &pcfg, &pgconn_pool_ops, d.rs);
-	buf_init(&d.line, 64u << 20);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	ev_io_init(&d.in, stdin_cb, 0, EV_READ);
-	ev_io_start(d.loop, &d.in);
-	simple("ready", NULL, NULL);
-	ev_run(d.loop, 0);
-	ev_io_stop(d.loop, &d.in);
-	pool_free(d.pool);
+	d.core.eng = &engine;
+	d.core.pool = pool_new(d.core.loop, &pcfg, &pgconn_pool_ops, d.rs);
+	d.core.params = &d.params;
+	d.core.dbname = d.params.dbname;
+	drv_run(&d.core);
+	pool_free(d.core.pool);
 	/* Let deferred frees (connections closed inside callbacks) run. */
-	ev_run(d.loop, EVRUN_NOWAIT);
+	ev_run(d.core.loop, EVRUN_NOWAIT);
 	pgtls_unref(tls);
 	free_secret(password);
-	buf_release(&d.line);
 	resolver_free(d.rs);
-	simple("bye", NULL, NULL);
+	drv_simple("bye", NULL, NULL);
 	return rc;
 }
