@@ -1796,6 +1796,15 @@ class _Ctx:
         self.reset = None
         self.stall = False
         self.info = {}
+        self.entry = None       # the request log entry
+
+    def set_code(self, code):
+        """Records the status, also in the request log before any byte of
+        the answer goes out, so a client that reads the log right after the
+        answer sees it."""
+        self.code = code
+        if self.entry is not None:
+            self.entry['code'] = code
 
 
 def _peer_gone(sock):
@@ -2368,6 +2377,7 @@ class FakeKube:
         try:
             ctx.info = self._request_info(ctx)
             entry = self._log_start(ctx)
+            ctx.entry = entry
             ctx.body = self._read_body(ctx)
             if self.latency > 0:
                 time.sleep(self.latency)
@@ -2561,7 +2571,7 @@ class FakeKube:
         if len(data) >= GZIP_MIN and 'gzip' in (h.headers.get('Accept-Encoding') or ''):
             data = gzip.compress(data, 1)
             hdrs.append(('Content-Encoding', 'gzip'))
-        ctx.code = code
+        ctx.set_code(code)
         h.send_response(code)
         for k, v in hdrs:
             h.send_header(k, v)
@@ -3034,7 +3044,7 @@ class FakeKube:
             if not raw:
                 o = self._table(ctx, rt, [o], None, None, tv) if tv else rt.out(o)
             return (dumps({'type': t, 'object': o}) + '\n').encode()
-        ctx.code = 200
+        ctx.set_code(200)
         h.send_response(200)
         h.send_header('Content-Type', 'application/json')
         for k, v in self._common_headers(ctx):
