@@ -11,6 +11,7 @@
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from tap import ok, is_, diag, skip_all, done_testing  # noqa: E402
@@ -139,8 +140,14 @@ try:
     ok(has('has_function_privilege', 'public.f1(int)', 'EXECUTE'), 'EXECUTE on the function')
     q('CREATE TABLE public.later (id int)')
     ok(has('has_table_privilege', 'public.later', 'SELECT'), 'default privileges: a new table is readable')
-    is_(env.pgval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbprovd'"),
-        '1', '--max-connections-per-instance 1: one connection, for two databases')
+    # The one connection moves between the admin database and appdb (closed
+    # and reopened), so sample: never more than one, and one seen.
+    seen = []
+    for _ in range(20):
+        seen.append(int(env.pgval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbprovd'")))
+        time.sleep(0.1)
+    ok(max(seen) <= 1 and 1 in seen, '--max-connections-per-instance 1: one connection at most, for two databases '
+       '(samples %s)' % sorted(set(seen)))
     ann = (o['metadata'].get('annotations') or {}).get(APPLIED)
     if ann is None:
         ann = (get('g1')['metadata'].get('annotations') or {}).get(APPLIED)

@@ -122,7 +122,8 @@ try:
     ok((o['status'].get('version') or '').endswith('-MariaDB'), 'status.version names MariaDB: %s'
        % o['status'].get('version'))
     is_((cond(o, 'Connected') or {}).get('status'), 'True', 'Connected=True')
-    ok(my.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'admin'") not in (None, '0'),
+    ok(dbptest.wait_until(lambda: my.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                                           "WHERE USER = 'admin'") not in (None, '0'), 10),
        'sessions of the admin account are open')
 
     # --- spec.mysql.tls (declared by the original, never used there) -----------------------
