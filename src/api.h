@@ -253,10 +253,13 @@ struct api_owner_ref {
  * whole (selectors and templates need them); the keys of api.md §2.1 are
  * also decoded into flags. */
 struct api_meta {
+	/* name, ns, uid and resource_version point into one block (block);
+	 * each is NULL when absent. */
 	char *name;
 	char *ns;
 	char *uid;
 	char *resource_version;
+	char *block;
 	int64_t generation;
 	int64_t creation_timestamp;
 	int64_t deletion_timestamp;

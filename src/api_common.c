@@ -924,10 +924,7 @@ api_meta_release(struct api_meta *m)
 {
 	size_t i;
 
-	free(m->name);
-	free(m->ns);
-	free(m->uid);
-	free(m->resource_version);
+	free(m->block);
 	api_strv_release(&m->finalizers);
 	api_map_release(&m->labels);
 	api_map_release(&m->annotations);
@@ -992,6 +989,44 @@ pc_owner_refs(struct api_pc *pc, yajl_val md, struct api_meta *out)
 	api_pc_pop(pc, mark);
 }
 
+/* The identity strings of metadata, copied into one block. */
+static void
+pc_identity(struct api_pc *pc, yajl_val md, struct api_meta *out)
+{
+	static const char *const keys[] = {
+		"name", "namespace", "uid", "resourceVersion",
+	};
+	char **dst[] = {
+		&out->name, &out->ns, &out->uid, &out->resource_version,
+	};
+	const char *src[4];
+	size_t len[4], total = 0, i;
+	char *p;
+
+	for (i = 0; i < 4; i++) {
+		yajl_val v = api_member(md, keys[i]);
+
+		src[i] = NULL;
+		len[i] = 0;
+		if (v != NULL && !YAJL_IS_STRING(v))
+			api_pc_err(pc, keys[i], "must be a string");
+		else if (v != NULL) {
+			src[i] = v->u.string;
+			len[i] = strlen(src[i]) + 1;
+			total += len[i];
+		}
+	}
+	if (total == 0)
+		return;
+	p = out->block = xmalloc(total);
+	for (i = 0; i < 4; i++) {
+		if (src[i] == NULL)
+			continue;
+		*dst[i] = memcpy(p, src[i], len[i]);
+		p += len[i];
+	}
+}
+
 void
 api_pc_meta(struct api_pc *pc, yajl_val obj, struct api_meta *out)
 {
@@ -1002,11 +1037,7 @@ api_pc_meta(struct api_pc *pc, yajl_val obj, struct api_meta *out)
 	if (md == NULL)
 		return;
 	mark = api_pc_push(pc, "metadata");
-	api_pc_string(pc, md, "name", &out->name, NULL, 0);
-	api_pc_string(pc, md, "namespace", &out->ns, NULL, 0);
-	api_pc_string(pc, md, "uid", &out->uid, NULL, 0);
-	api_pc_string(pc, md, "resourceVersion", &out->resource_version,
-	    NULL, 0);
+	pc_identity(pc, md, out);
 	api_pc_int64(pc, md, "generation", &out->generation, 0, INT64_MIN, 0);
 	api_pc_time(pc, md, "creationTimestamp", &out->creation_timestamp, 0);
 	out->deleting = api_member(md, "deletionTimestamp") != NULL;

@@ -3,8 +3,6 @@
  */
 #include "config.h"
 
-#include <math.h>
-
 #include "backoff.h"
 
 /* Time is a double, so "wait 0.05 s" then "take at now + 0.05" can come up
@@ -15,10 +13,13 @@
 double
 backoff_delay(const struct backoff_params *p, unsigned failures, double r)
 {
-	double d = p->initial * pow(p->factor, (double)failures);
+	double d = p->initial;
+	unsigned i;
 
-	/* pow() overflows to inf long before failures wraps; !(d <= cap)
-	 * also catches NaN. */
+	/* initial * factor^failures, stopping once past the cap; !(d <= cap)
+	 * also catches NaN and overflow. */
+	for (i = 0; i < failures && d <= p->cap; i++)
+		d *= p->factor;
 	if (!(d <= p->cap))
 		d = p->cap;
 	if (p->jitter > 0)

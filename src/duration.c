@@ -311,7 +311,7 @@ done:
 char *
 duration_format_seconds(double sec, char *buf)
 {
-	double ns = round(sec * 1e9);
+	double ns = dbl_round(sec * 1e9);
 	int64_t v;
 
 	if (isnan(ns))

@@ -25,6 +25,7 @@
 #include <sys/random.h>
 
 #include <ev.h>
+#include <openssl/evp.h>
 
 #include "backoff.h"
 #include "events.h"
@@ -82,28 +83,47 @@ put_ref(struct buf *b, const struct event_ref *o)
 	    put_field(b, o->uid);
 }
 
-char *
-events_key(const struct event_ref *obj, const char *type, const char *reason,
-    const char *message)
+/* out = hex of the first 16 bytes of SHA-256(b); frees b. */
+static void
+key_digest(char out[EVENTS_KEY_LEN], struct buf *b)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (EVP_Digest(b->data ? b->data : "", b->len, md, &n, EVP_sha256(),
+	    NULL) != 1 || n < (EVENTS_KEY_LEN - 1) / 2)
+		die_oom();
+	for (i = 0; i < (EVENTS_KEY_LEN - 1) / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[EVENTS_KEY_LEN - 1] = '\0';
+	buf_release(b);
+}
+
+void
+events_key(char out[EVENTS_KEY_LEN], const struct event_ref *obj,
+    const char *type, const char *reason, const char *message)
 {
 	struct buf b = BUF_INIT(0);
 
 	if (put_ref(&b, obj) | put_field(&b, type) | put_field(&b, reason) |
 	    put_field(&b, message))
 		die_oom();
-	return buf_detach(&b, NULL);
+	key_digest(out, &b);
 }
 
-char *
-events_spam_key(const char *component, const char *instance,
-    const struct event_ref *obj, const char *type)
+void
+events_spam_key(char out[EVENTS_KEY_LEN], const char *component,
+    const char *instance, const struct event_ref *obj, const char *type)
 {
 	struct buf b = BUF_INIT(0);
 
 	if (put_field(&b, component) | put_field(&b, instance) |
 	    put_ref(&b, obj) | put_field(&b, type))
 		die_oom();
-	return buf_detach(&b, NULL);
+	key_digest(out, &b);
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
@@ -251,7 +271,7 @@ events_name(const char *obj_name, unsigned long long unix_ns)
 /* ---- a bounded LRU of keyed nodes ---------------------------------------- */
 
 struct lru_node {
-	char *key;			/* owned */
+	char key[EVENTS_KEY_LEN];
 	struct lru_node *prev, *next;	/* most recently used first */
 };
 
@@ -497,7 +517,6 @@ rec_evict(struct lru_node *n, void *arg)
 		r->pending->rec = NULL;
 	if (r->inflight)
 		r->inflight->rec = NULL;
-	free(r->node.key);
 	free(r->name);
 	free(r->ns);
 	free(r);
@@ -509,7 +528,6 @@ spam_evict(struct lru_node *n, void *arg)
 	struct ev_spam *s = container_of(n, struct ev_spam, node);
 
 	(void)arg;
-	free(s->node.key);
 	free(s);
 }
 
@@ -722,10 +740,11 @@ long long
 events_cached_count(struct events *rec, const struct event_ref *obj,
     enum event_type type, const char *reason, const char *message)
 {
-	char *key = events_key(obj, event_type_name(type), reason, message);
-	struct lru_node *n = map_get(&rec->recs.map, key);
+	char key[EVENTS_KEY_LEN];
+	struct lru_node *n;
 
-	free(key);
+	events_key(key, obj, event_type_name(type), reason, message);
+	n = map_get(&rec->recs.map, key);
 	return n ? container_of(n, struct ev_rec, node)->count : 0;
 }
 
@@ -734,21 +753,20 @@ static bool
 ev_spam_ok(struct events *rec, const struct event_ref *obj, const char *type,
     double now)
 {
-	char *key;
+	char key[EVENTS_KEY_LEN];
 	struct lru_node *n;
 	struct ev_spam *s;
 
 	if (rec->spam_rate <= 0)
 		return true;
-	key = events_spam_key(rec->component, rec->instance, obj, type);
+	events_spam_key(key, rec->component, rec->instance, obj, type);
 	n = lru_get(&rec->spam, key);
 	if (n == NULL) {
 		s = xcalloc(1, sizeof(*s));
-		s->node.key = key;
+		memcpy(s->node.key, key, sizeof(key));
 		tbucket_init(&s->tb, rec->spam_rate, rec->spam_burst, now);
 		lru_add(&rec->spam, &s->node);
 	} else {
-		free(key);
 		s = container_of(n, struct ev_spam, node);
 	}
 	return tbucket_take(&s->tb, now);
@@ -759,8 +777,8 @@ events_vemit(struct events *rec, const struct event_ref *obj,
     enum event_type type, const char *reason, const char *fmt, va_list ap)
 {
 	const char *tname = event_type_name(type);
-	char *raw, *msg, *rsn, *key;
-	char last[TIMEFMT_TIME_LEN];
+	char *raw, *msg, *rsn;
+	char key[EVENTS_KEY_LEN], last[TIMEFMT_TIME_LEN];
 	struct lru_node *n;
 	struct ev_rec *r;
 	struct ev_item *it;
@@ -783,10 +801,9 @@ events_vemit(struct events *rec, const struct event_ref *obj,
 		last[0] = '\0';
 	rec->stats.emitted++;
 
-	key = events_key(obj, tname, rsn, msg);
+	events_key(key, obj, tname, rsn, msg);
 	n = lru_get(&rec->recs, key);
 	if (n != NULL) {
-		free(key);
 		r = container_of(n, struct ev_rec, node);
 		r->count++;
 		if (r->pending) {
@@ -801,7 +818,7 @@ events_vemit(struct events *rec, const struct event_ref *obj,
 		it->op = EV_PATCH;
 	} else {
 		r = xcalloc(1, sizeof(*r));
-		r->node.key = key;
+		memcpy(r->node.key, key, sizeof(key));
 		r->name = events_name(obj->name, ev_name_stamp(rec));
 		r->ns = xstrdup(nonempty(obj->namespace) ? obj->namespace :
 		    "default");
@@ -976,7 +993,8 @@ ev_done(struct kreq *r, void *arg)
 	} else if (o == KW_RETRY && it->tries < rec->max_tries) {
 		delay = rec->retry_interval;
 		if (r->retry_after > delay)
-			delay = fmin(r->retry_after, EVENTS_MAX_RETRY_AFTER);
+			delay = r->retry_after < EVENTS_MAX_RETRY_AFTER ?
+			    r->retry_after : EVENTS_MAX_RETRY_AFTER;
 		rec->stats.retried++;
 		ev_log_failure(rec, it, r, "event delivery failed, will retry");
 		ev_requeue(rec, it, delay);

@@ -114,13 +114,15 @@ long long events_cached_count(struct events *rec, const struct event_ref *obj,
 
 /* ---- pure helpers, exposed for tests ----------------------------------- */
 
-/* Dedup key: involved object (uid included), type, reason, message; every
- * field is length-prefixed, so no two tuples share a key. malloc'ed. */
-char *events_key(const struct event_ref *obj, const char *type,
-    const char *reason, const char *message);
-/* Spam key: component, instance, involved object, type. malloc'ed. */
-char *events_spam_key(const char *component, const char *instance,
-    const struct event_ref *obj, const char *type);
+/* Cache keys are a digest of their fields (every field length-prefixed,
+ * so no two tuples share an input): 128 bits of SHA-256 in hex. */
+#define EVENTS_KEY_LEN	33
+/* Dedup key: involved object (uid included), type, reason, message. */
+void events_key(char out[EVENTS_KEY_LEN], const struct event_ref *obj,
+    const char *type, const char *reason, const char *message);
+/* Spam key: component, instance, involved object, type. */
+void events_spam_key(char out[EVENTS_KEY_LEN], const char *component,
+    const char *instance, const struct event_ref *obj, const char *type);
 /* Copies s into a malloc'ed string of at most max bytes that is valid
  * UTF-8: invalid bytes become '?', and a cut never splits a character. */
 char *events_clean_text(const char *s, size_t max);

@@ -102,16 +102,28 @@ kobj_from_json(struct kobj *o, yajl_val obj)
 	yajl_val md = json_get(obj, "metadata", NULL);
 	const char *name = json_gets(md, "name");
 	const char *ns = json_gets(md, "namespace");
+	const char *uid = json_gets(md, "uid");
+	const char *rv = json_gets(md, "resourceVersion");
 	long long gen = 0;
+	size_t ln, lns, lu, lr;
+	char *p;
 
 	memset(o, 0, sizeof(*o));
 	if (name == NULL || *name == '\0')
 		return -1;
-	o->name = xstrdup(name);
-	o->namespace = xstrdup(ns ? ns : "");
-	o->uid = xstrdup(json_gets(md, "uid") ? json_gets(md, "uid") : "");
-	o->resource_version = xstrdup(json_gets(md, "resourceVersion") ?
-	    json_gets(md, "resourceVersion") : "");
+	ns = ns ? ns : "";
+	uid = uid ? uid : "";
+	rv = rv ? rv : "";
+	lns = strlen(ns) + 1;
+	ln = strlen(name) + 1;
+	lu = strlen(uid) + 1;
+	lr = strlen(rv) + 1;
+	/* One block: a cached object costs one allocation, not four. */
+	p = xmalloc(lns + ln + lu + lr);
+	o->namespace = memcpy(p, ns, lns);
+	o->name = memcpy(p += lns, name, ln);
+	o->uid = memcpy(p += ln, uid, lu);
+	o->resource_version = memcpy(p + lu, rv, lr);
 	if (json_int(json_get(md, "generation", NULL), &gen))
 		o->generation = gen;
 	o->deleting = json_gets(md, "deletionTimestamp") != NULL;
@@ -121,10 +133,7 @@ kobj_from_json(struct kobj *o, yajl_val obj)
 void
 kobj_release(struct kobj *o)
 {
-	free(o->namespace);
-	free(o->name);
-	free(o->uid);
-	free(o->resource_version);
+	free(o->namespace);	/* the block */
 	memset(o, 0, sizeof(*o));
 }
 

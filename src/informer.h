@@ -25,6 +25,7 @@ struct khttp;
 struct informer;
 
 /* One cached object. Strings are owned by the cache. */
+/* The four strings live in one block (namespace points at its start). */
 struct kobj {
 	char *namespace;	/* "" for cluster-scoped objects */
 	char *name;

@@ -691,7 +691,7 @@ lease_new(struct khttp *http, const struct lease_config *cfg, char *err,
 	le->jitter = cfg->jitter;
 	le->release_timeout = cfg->release_timeout > 0 ?
 	    cfg->release_timeout : LEASE_RELEASE_TIMEOUT_DEFAULT;
-	le->duration_s = (long long)ceil(cfg->lease_duration);
+	le->duration_s = (long long)dbl_ceil(cfg->lease_duration);
 	le->on_started_leading = cfg->on_started_leading;
 	le->on_stopped_leading = cfg->on_stopped_leading;
 	le->arg = cfg->arg;

@@ -392,7 +392,7 @@ myconn_opts_build(struct myconn_opts *o, const struct myconn_params *p,
 	}
 	o->dbname = p->dbname != NULL && *p->dbname != '\0' ? p->dbname : NULL;
 	o->charset = p->charset ? p->charset : MYCONN_DEFAULT_CHARSET;
-	o->connect_timeout = ct < 1 ? 1 : (unsigned)ceil(ct);
+	o->connect_timeout = ct < 1 ? 1 : (unsigned)dbl_ceil(ct);
 	if (mode == MYCONN_TLS_DISABLED)
 		return 0;
 	o->use_tls = true;

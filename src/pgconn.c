@@ -333,7 +333,7 @@ pgconn_kw_build(struct pgconn_kw *kw, const struct pgconn_params *p,
 	/* Informational: libpq does not time out non-blocking connects
 	 * (our timer does); its minimum is 2. */
 	kw_add(kw, "connect_timeout", kw_own(kw, xasprintf("%d",
-	    ct < 2 ? 2 : (int)ceil(ct))));
+	    ct < 2 ? 2 : (int)dbl_ceil(ct))));
 	kw_add(kw, "application_name", p->application_name ?
 	    p->application_name : PGCONN_APPNAME);
 	kw_add(kw, "client_encoding", "UTF8");

@@ -184,7 +184,7 @@ from_double(double t, struct timespec *ts)
 
 	if (!(fabs(t) < 1e12))
 		return false;
-	us = llround(t * 1e6);
+	us = (long long)dbl_round(t * 1e6);
 	s = us / 1000000;
 	r = us % 1000000;
 	if (r < 0) {

@@ -243,3 +243,36 @@ fail: {
 		return NULL;
 	}
 }
+
+/* Every double of magnitude >= 2^52 is an integer. */
+#define DBL_INTEGRAL	4503599627370496.0
+
+double
+dbl_round(double x)
+{
+	long long i;
+	double f;
+
+	if (!(x > -DBL_INTEGRAL && x < DBL_INTEGRAL))
+		return x;
+	i = (long long)x;		/* toward zero, exact here */
+	f = x - (double)i;
+	if (f >= 0.5)
+		i++;
+	else if (f <= -0.5)
+		i--;
+	return (double)i;
+}
+
+double
+dbl_ceil(double x)
+{
+	long long i;
+
+	if (!(x > -DBL_INTEGRAL && x < DBL_INTEGRAL))
+		return x;
+	i = (long long)x;
+	if ((double)i < x)
+		i++;
+	return i == 0 && x < 0 ? -0.0 : (double)i;
+}

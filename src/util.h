@@ -64,6 +64,15 @@ double rand_unit(void);
  * or files known to be tiny (service-account token). */
 char *read_file(const char *path, size_t max, size_t *len);
 
+/*
+ * round() and ceil() without libm (dbprovd needs no other libm function,
+ * and not mapping it saves resident memory). Halves round away from zero.
+ * NaN, infinities and values of magnitude 2^52 or more (all integral) are
+ * returned as they are.
+ */
+double dbl_round(double x);
+double dbl_ceil(double x);
+
 DBP_NORETURN void die_oom(void);
 
 #endif

@@ -22,42 +22,35 @@ static void
 test_keys(void)
 {
 	struct event_ref other_uid = widget, other_rv = widget;
-	char *a = events_key(&widget, "Normal", "Created", "made it");
-	char *b = events_key(&widget, "Normal", "Created", "made it");
-	char *c, *d, *e, *f;
+	char a[EVENTS_KEY_LEN], b[EVENTS_KEY_LEN], c[EVENTS_KEY_LEN];
+	char d[EVENTS_KEY_LEN], e[EVENTS_KEY_LEN], f[EVENTS_KEY_LEN];
 
+	events_key(a, &widget, "Normal", "Created", "made it");
+	events_key(b, &widget, "Normal", "Created", "made it");
 	other_uid.uid = "uid-2";
 	other_rv.resource_version = "42";
-	c = events_key(&other_uid, "Normal", "Created", "made it");
-	d = events_key(&other_rv, "Normal", "Created", "made it");
-	e = events_key(&widget, "Normal", "Created;", "made it");
-	f = events_key(&widget, "Normal", "Created", ";made it");
+	events_key(c, &other_uid, "Normal", "Created", "made it");
+	events_key(d, &other_rv, "Normal", "Created", "made it");
+	events_key(e, &widget, "Normal", "Created;", "made it");
+	events_key(f, &widget, "Normal", "Created", ";made it");
 	is_str(a, b, "same event, same key");
+	ok(strlen(a) == EVENTS_KEY_LEN - 1 && strspn(a, "0123456789abcdef") ==
+	    EVENTS_KEY_LEN - 1, "a key is a fixed-size hex digest");
 	ok(strcmp(a, c) != 0, "uid is part of the key");
 	is_str(a, d, "resourceVersion is not part of the key");
 	ok(strcmp(e, f) != 0, "fields are length-prefixed (no ambiguity)");
-	free(c);
-	free(d);
-	free(e);
-	free(f);
-	c = events_key(&widget, "Warning", "Created", "made it");
-	d = events_key(&widget, "Normal", "Deleted", "made it");
-	e = events_key(&widget, "Normal", "Created", "made it!");
+	events_key(c, &widget, "Warning", "Created", "made it");
+	events_key(d, &widget, "Normal", "Deleted", "made it");
+	events_key(e, &widget, "Normal", "Created", "made it!");
 	ok(strcmp(a, c) && strcmp(a, d) && strcmp(a, e),
 	    "type, reason and message are part of the key");
-	free(a);
-	free(b);
-	free(c);
-	free(d);
-	free(e);
 
-	a = events_spam_key("dbprovd", "host1", &widget, "Normal");
-	b = events_spam_key("dbprovd", "host1", &widget, "Warning");
-	c = events_spam_key("dbprovd", "host2", &widget, "Normal");
+	events_spam_key(a, "dbprovd", "host1", &widget, "Normal");
+	events_spam_key(b, "dbprovd", "host1", &widget, "Warning");
+	events_spam_key(c, "dbprovd", "host2", &widget, "Normal");
 	ok(strcmp(a, b) && strcmp(a, c), "spam key: type and host count");
-	free(a);
-	free(b);
-	free(c);
+	events_spam_key(d, "dbprovd", "host1", &widget, "Normal");
+	is_str(a, d, "spam key: same inputs, same key");
 }
 
 static void
