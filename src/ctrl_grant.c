@@ -185,8 +185,11 @@ ctrl_pggrants_answered(struct cpass *p, struct ctrl_pggrants *g)
 	return true;
 }
 
-int
-ctrl_pggrants_read(const struct api_meta *md, struct pg_privset *prev,
+/* Parses the applied-privileges annotation with read() into set; no
+ * annotation leaves set empty. */
+static int
+grants_read(const struct api_meta *md,
+    int (*read)(yajl_val v, void *set, char *err, size_t errlen), void *set,
     char *err, size_t errlen)
 {
 	const char *text = api_map_get(&md->annotations, ANN_APPLIED);
@@ -197,9 +200,28 @@ ctrl_pggrants_read(const struct api_meta *md, struct pg_privset *prev,
 		return 0;
 	if ((v = json_parse(text, strlen(text), err, errlen)) == NULL)
 		return -1;
-	rc = pg_privset_read(v, prev, err, errlen);
+	rc = read(v, set, err, errlen);
 	yajl_tree_free(v);
 	return rc;
+}
+
+static int
+pg_set_read(yajl_val v, void *set, char *err, size_t errlen)
+{
+	return pg_privset_read(v, set, err, errlen);
+}
+
+static int
+my_set_read(yajl_val v, void *set, char *err, size_t errlen)
+{
+	return myplan_privset_read(v, set, err, errlen);
+}
+
+int
+ctrl_pggrants_read(const struct api_meta *md, struct pg_privset *prev,
+    char *err, size_t errlen)
+{
+	return grants_read(md, pg_set_read, prev, err, errlen);
 }
 
 char *
@@ -235,17 +257,7 @@ int
 ctrl_mygrants_read(const struct api_meta *md, struct myplan_privset *prev,
     char *err, size_t errlen)
 {
-	const char *text = api_map_get(&md->annotations, ANN_APPLIED);
-	yajl_val v;
-	int rc;
-
-	if (text == NULL || *text == '\0')
-		return 0;
-	if ((v = json_parse(text, strlen(text), err, errlen)) == NULL)
-		return -1;
-	rc = myplan_privset_read(v, prev, err, errlen);
-	yajl_tree_free(v);
-	return rc;
+	return grants_read(md, my_set_read, prev, err, errlen);
 }
 
 char *
