@@ -3,6 +3,9 @@
  */
 #include "config.h"
 
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +39,29 @@ struct dbprovd {
 	ev_signal sigterm;
 	ev_signal sigint;
 	ev_timer deadline;	/* hard stop if shutdown hangs */
+	ev_timer trim;		/* returns freed heap pages to the system */
 	bool stopping;
 	int exit_code;
 };
+
+/*
+ * A relist, a burst of reconciles or a large response leaves freed memory
+ * spread over the heap, where free() cannot give it back; glibc's
+ * malloc_trim() returns the whole free pages inside it too. It walks the
+ * heap (a few MiB), so it runs once a minute, on the loop.
+ */
+#ifdef HAVE_MALLOC_TRIM
+#define TRIM_INTERVAL	60.0
+
+static void
+trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	malloc_trim(0);
+}
+#endif
 
 static void
 finish(struct dbprovd *d)
@@ -281,6 +304,11 @@ main(int argc, char **argv)
 	}
 	obs_attach(d.obs, d.mgr, d.http, d.kcfg.server, d.lease, d.events);
 	obs_start(d.obs);
+#ifdef HAVE_MALLOC_TRIM
+	ev_timer_init(&d.trim, trim_cb, TRIM_INTERVAL, TRIM_INTERVAL);
+	ev_timer_start(d.loop, &d.trim);
+	ev_unref(d.loop);	/* never what keeps the loop alive */
+#endif
 	ev_run(d.loop, 0);
 out:
 	obs_free(d.obs);
@@ -296,6 +324,12 @@ out:
 		ev_signal_stop(d.loop, &d.sigterm);
 		ev_signal_stop(d.loop, &d.sigint);
 		ev_timer_stop(d.loop, &d.deadline);
+#ifdef HAVE_MALLOC_TRIM
+		if (ev_is_active(&d.trim)) {
+			ev_ref(d.loop);
+			ev_timer_stop(d.loop, &d.trim);
+		}
+#endif
 	}
 	options_release(&d.opts);
 	curl_global_cleanup();
