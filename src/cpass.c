@@ -190,6 +190,26 @@ after_write(struct cpass *p)
 	next(p);
 }
 
+/*
+ * The next write of this pass carries the resourceVersion this one made:
+ * the informer's copy may not have seen it yet, and a precondition on an
+ * older version would fail against our own write.
+ */
+static void
+take_rv(struct cpass *p, struct kreq *req)
+{
+	yajl_val doc = json_parse(buf_cstr(&req->body), req->body.len, NULL,
+	    0);
+	const char *rv = json_gets(doc, "metadata.resourceVersion");
+
+	if (rv && *rv) {
+		free(p->rv);
+		p->rv = xstrdup(rv);
+	}
+	if (doc)
+		yajl_tree_free(doc);
+}
+
 static void
 write_done(struct kreq *req, void *arg)
 {
@@ -199,6 +219,7 @@ write_done(struct kreq *req, void *arg)
 	p->write = NULL;
 	switch (kwrite_classify(req)) {
 	case KW_OK:
+		take_rv(p, req);
 		if (p->after_write) {
 			after_write(p);
 			return;
@@ -378,8 +399,6 @@ annotated(struct kreq *req, void *arg)
 	struct cpass *p = arg;
 	void (*next)(struct cpass *) = p->after_write;
 	char err[512];
-	yajl_val doc;
-	const char *rv;
 
 	p->write = NULL;
 	p->after_write = NULL;
@@ -389,15 +408,7 @@ annotated(struct kreq *req, void *arg)
 		cpass_run_failed(p, "annotate the object", err);
 		return;
 	}
-	doc = json_parse(buf_cstr(&req->body), req->body.len, err,
-	    sizeof(err));
-	rv = json_gets(doc, "metadata/resourceVersion");
-	if (rv && *rv) {
-		free(p->rv);
-		p->rv = xstrdup(rv);
-	}
-	if (doc)
-		yajl_tree_free(doc);
+	take_rv(p, req);
 	next(p);
 }
 

@@ -355,7 +355,7 @@ secret_written(struct kreq *req, void *arg)
 	}
 	doc = json_parse(buf_cstr(&req->body), req->body.len, err,
 	    sizeof(err));
-	rv = json_gets(doc, "metadata/resourceVersion");
+	rv = json_gets(doc, "metadata.resourceVersion");
 	if (rv == NULL || *rv == '\0') {
 		if (doc)
 			yajl_tree_free(doc);

@@ -107,9 +107,12 @@ try:
                 {'database': 'appdb', 'schema': 'public', 'functions': ['f1'], 'privileges': ['EXECUTE']}],
         defaultPrivileges=[{'database': 'appdb', 'schema': 'public', 'grantedBy': pg.superuser,
                             'objectType': 'tables', 'privileges': ['SELECT']}])
+    seq0 = max([r['seq'] for r in fk.requests()] or [0])
     is_(api.post(GRANTS, grant('g1', 'app', **spec)).status, 201, 'DatabaseGrant created')
     o = env.wait_cond(GRANTS + '/g1', 'Ready', 'True', 60)
     ok(o, 'Ready=True')
+    is_([r['code'] for r in fk.requests(seq0) if r['resource'] == 'databasegrants' and r['code'] == 409], [],
+        'no conflicts on its own writes (the status write knows the version the annotation made)')
     if not o:
         diag(get('g1'))
         diag(d.stderr_text()[-3000:])

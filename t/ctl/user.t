@@ -89,6 +89,7 @@ try:
     tmpl = {'data': {'uri': 'postgresql://{{ .Username }}:{{ .Password | urlquery }}@{{ .Host }}:{{ .Port }}/'
                             '{{ .Database }}?sslmode={{ .SSLMode }}'},
             'labels': {'team': 'payments'}}
+    ok(env.wait_cond(ctltest.INST + '/pg1', 'Ready', 'True', 60), 'the instance is Ready')
     fk.clear_requests()
     is_(api.post(USERS, user('app', 'app_user',
                              passwordSecret={'secretName': 'app-creds', 'length': 24, 'secretTemplate': tmpl},
@@ -102,6 +103,10 @@ try:
     o = o or get('app') or {'metadata': {}}
     st = o.get('status') or {}
     is_(st.get('phase'), 'Ready', 'phase Ready')
+    ok('"msg":"not ready","controller":"databaseuser","namespace":"default","name":"app"'
+       not in d.stderr_text(), 'Ready at the first pass (no failure on the way)')
+    is_([r['code'] for r in fk.requests() if r['resource'] in ('databaseusers', 'secrets') and r['code'] == 409], [],
+        'no conflicts on its own writes (each write knows the version the last one made)')
     is_((cond(o, 'Synced') or {}).get('status'), 'True', 'Synced=True')
     is_((st.get('user') or {}).get('username'), 'app_user', 'status.user.username')
     is_((st.get('secret') or {}).get('name'), 'app-creds', 'status.secret.name')
