@@ -514,6 +514,106 @@ cctx_free(void *arg)
 	free(cx);
 }
 
+static const size_t phase_offsets[API_KIND__COUNT] = {
+	[API_INSTANCE] = offsetof(struct api_instance, status.phase),
+	[API_DATABASE] = offsetof(struct api_database, status.phase),
+	[API_USER] = offsetof(struct api_user, status.phase),
+	[API_ROLE] = offsetof(struct api_role, status.phase),
+	[API_GRANT] = offsetof(struct api_grant, status.phase),
+	[API_BACKUP] = offsetof(struct api_backup, status.phase),
+	[API_RESTORE] = offsetof(struct api_restore, status.phase),
+	[API_SCHEDULE] = offsetof(struct api_schedule, status.phase),
+};
+
+/* The phase of a cached object (API_PHASE_NONE when it did not parse). */
+static enum api_phase
+cobj_phase(const struct kobj *o, enum api_kind kind)
+{
+	const struct cobj *c = o ? o->data : NULL;
+	enum api_phase ph;
+
+	if (c == NULL || c->typed == NULL)
+		return API_PHASE_NONE;
+	memcpy(&ph, (const char *)c->typed + phase_offsets[kind], sizeof(ph));
+	return (unsigned)ph < API_PHASE__COUNT ? ph : API_PHASE_NONE;
+}
+
+/* ---- waking the objects that wait for another ------------------------------ */
+
+/*
+ * An object that waits for another to be Ready (a Database for its
+ * instance, a grant for its user) is queued again when that one becomes
+ * Ready, instead of at its next retry: a whole stack applied at once
+ * converges as fast as the server allows.
+ */
+static const struct {
+	enum api_kind from, to;
+	size_t ref_off;			/* to's struct api_ref naming from */
+} waits_for[] = {
+	{ API_INSTANCE, API_DATABASE, offsetof(struct api_database, spec.instance) },
+	{ API_INSTANCE, API_USER, offsetof(struct api_user, spec.instance) },
+	{ API_INSTANCE, API_ROLE, offsetof(struct api_role, spec.instance) },
+	{ API_USER, API_GRANT, offsetof(struct api_grant, spec.user) },
+	{ API_DATABASE, API_GRANT, offsetof(struct api_grant, spec.database) },
+};
+
+struct wake_scan {
+	struct mgr *mgr;
+	enum api_kind to;
+	size_t ref_off;
+	const char *ns, *name;
+	size_t woken;
+};
+
+static void
+wake_one(const struct kobj *o, void *arg)
+{
+	struct wake_scan *s = arg;
+	const struct cobj *c = o->data;
+	const struct api_ref *ref;
+
+	if (c == NULL || c->typed == NULL || c->errors)
+		return;
+	ref = (const struct api_ref *)(const void *)((const char *)c->typed +
+	    s->ref_off);
+	if (ref->name == NULL || !streq(ref->name, s->name) ||
+	    !streq(ref->ns && *ref->ns ? ref->ns : o->namespace, s->ns) ||
+	    cobj_phase(o, s->to) == API_PHASE_READY)
+		return;
+	mgr_enqueue(s->mgr, api_kind_info(s->to)->singular, o->namespace,
+	    o->name);
+	s->woken++;
+}
+
+static void
+c_changed(const struct kobj *old, const struct kobj *o, void *arg)
+{
+	struct cctx *cx = arg;
+	enum api_kind kind = cx->ops->kind;
+	size_t i;
+
+	if (cobj_phase(o, kind) != API_PHASE_READY ||
+	    cobj_phase(old, kind) == API_PHASE_READY)
+		return;
+	for (i = 0; i < ARRAY_SIZE(waits_for); i++) {
+		struct wake_scan s = { cx->mgr, waits_for[i].to,
+		    waits_for[i].ref_off, o->namespace, o->name, 0 };
+		struct informer *inf;
+
+		if (waits_for[i].from != kind)
+			continue;
+		inf = mgr_informer(cx->mgr, api_kind_info(s.to)->singular);
+		if (inf == NULL)
+			continue;
+		informer_foreach(inf, wake_one, &s);
+		if (s.woken)
+			log_debug("woke the objects waiting for this one",
+			    "controller", api_kind_info(kind)->singular,
+			    "namespace", o->namespace, "name", o->name,
+			    "kind", api_kind_info(s.to)->kind);
+	}
+}
+
 void
 controllers_register(struct mgr *m, struct events *ev, unsigned max_conns)
 {
@@ -544,6 +644,7 @@ controllers_register(struct mgr *m, struct events *ev, unsigned max_conns)
 		def.release = c_release;
 		def.reconcile = c_reconcile;
 		def.abort = c_abort;
+		def.changed = c_changed;
 		def.arg = cx;
 		def.free_arg = cctx_free;
 		mgr_register(m, &def);
@@ -579,22 +680,12 @@ void
 controllers_count(struct mgr *m, void (*cb)(const char *kind,
     const char *phase, const char *ns, void *arg), void *arg)
 {
-	static const size_t phase_off[API_KIND__COUNT] = {
-		[API_INSTANCE] = offsetof(struct api_instance, status.phase),
-		[API_DATABASE] = offsetof(struct api_database, status.phase),
-		[API_USER] = offsetof(struct api_user, status.phase),
-		[API_ROLE] = offsetof(struct api_role, status.phase),
-		[API_GRANT] = offsetof(struct api_grant, status.phase),
-		[API_BACKUP] = offsetof(struct api_backup, status.phase),
-		[API_RESTORE] = offsetof(struct api_restore, status.phase),
-		[API_SCHEDULE] = offsetof(struct api_schedule, status.phase),
-	};
 	size_t i;
 
 	for (i = 0; i < API_KIND__COUNT; i++) {
 		const struct api_kind_info *ki = api_kind_info((enum api_kind)i);
 		struct informer *inf = mgr_informer(m, ki->singular);
-		struct count_ctx cc = { ki->kind, phase_off[i], cb, arg };
+		struct count_ctx cc = { ki->kind, phase_offsets[i], cb, arg };
 
 		if (inf)
 			informer_foreach(inf, count_one, &cc);

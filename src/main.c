@@ -6,6 +6,7 @@
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,8 +216,19 @@ reexec_without_gnutls_init(char **argv)
 	if (getenv("GNUTLS_NO_IMPLICIT_INIT") != NULL ||
 	    getenv("DBPROVD_NO_REEXEC") != NULL)
 		return;
+	char path[PATH_MAX];
+	ssize_t n;
+
 	if (setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) < 0)
 		return;
+	/* By its real path, not /proc/self/exe: the kernel names the
+	 * process after the file executed, and ps, top and pkill should see
+	 * "dbprovd", not "exe". */
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n > 0 && path[0] == '/') {
+		path[n] = '\0';
+		execv(path, argv);
+	}
 	execv("/proc/self/exe", argv);
 	/* Not fatal: run with the library initialised. */
 }

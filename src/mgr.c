@@ -103,8 +103,11 @@ h_update(const struct kobj *old, const struct kobj *o, void *arg)
 	 * deletionTimestamp, annotations) and status written by others. Our
 	 * own status writes come back too; reconciles are idempotent and
 	 * write nothing the second time, so this settles. */
-	(void)old;
-	enqueue_obj(arg, o);
+	struct mctrl *c = arg;
+
+	enqueue_obj(c, o);
+	if (c->def.changed)
+		c->def.changed(old, o, c->def.arg);
 }
 
 static void

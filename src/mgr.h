@@ -44,6 +44,11 @@ struct ctrl_def {
 	/* Aborts a reconcile in flight at shutdown (optional): it must still
 	 * call rtask_done(), soon. */
 	void (*abort)(struct rtask *t);
+	/* Called on every update the informer delivers, after the object
+	 * itself is queued (optional): lets a controller wake the objects
+	 * that wait for this one. */
+	void (*changed)(const struct kobj *old, const struct kobj *o,
+	    void *arg);
 	void *arg;
 	/* Frees arg when the manager is freed (optional). */
 	void (*free_arg)(void *arg);

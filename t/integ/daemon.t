@@ -78,6 +78,8 @@ try:
     a = daemon('a')
     ok(log_has(a, 'started leading'), 'the only candidate becomes leader')
     ok(log_has(a, 'informer synced'), 'informers list and sync')
+    with open('/proc/%d/comm' % a.p.pid) as f:
+        is_(f.read().strip(), 'dbprovd', 'the process is named dbprovd (also after re-executing itself)')
     b = daemon('b')
     ok(log_has(b, 'waiting for leadership'), 'a second candidate waits')
     time.sleep(3)
