@@ -274,13 +274,7 @@ try:
 
     for n in ('lost', 'plain', 'hostile', 'xns'):
         api.delete(DBS + '/' + n)
-    rc = d.stop(15)
-    is_(rc, 0, 'SIGTERM: exit 0')
-    logs = d.stderr_text()
-    ok(pg.password not in logs, 'no password in the logs')
-    is_([x for x in logs.splitlines() if not x.startswith('{')], [], 'every log line is JSON')
-    if not ok('ERROR: AddressSanitizer' not in logs and 'runtime error' not in logs, 'no sanitizer report'):
-        diag(logs[-3000:])
+    ctltest.stop_and_check(d, [pg.password])
 finally:
     d.close()
     env.close()

@@ -210,13 +210,7 @@ try:
     api.delete(USERS + '/app')
     ok(dbptest.wait_until(lambda: env.get(USERS + '/app') is None, 30), 'the user is deleted')
 
-    rc = d.stop(15)
-    is_(rc, 0, 'SIGTERM: exit 0')
-    logs = d.stderr_text()
-    ok(pg.password not in logs, 'no password in the logs')
-    is_([x for x in logs.splitlines() if not x.startswith('{')], [], 'every log line is JSON')
-    if not ok('ERROR: AddressSanitizer' not in logs and 'runtime error' not in logs, 'no sanitizer report'):
-        diag(logs[-3000:])
+    ctltest.stop_and_check(d, [pg.password])
 finally:
     d.close()
     env.close()

@@ -84,11 +84,7 @@ try:
     for path in (GRANTS + '/waiter', USERS + '/later', DBS + '/early'):
         api.delete(path)
         ok(dbptest.wait_until(lambda: env.get(path) is None, 30), 'deleted: ' + path.rsplit('/', 1)[1])
-    rc = d.stop(15)
-    is_(rc, 0, 'SIGTERM: exit 0')
-    logs = d.stderr_text()
-    if not ok('ERROR: AddressSanitizer' not in logs and 'runtime error' not in logs, 'no sanitizer report'):
-        diag(logs[-3000:])
+    ctltest.stop_and_check(d, [pg.password])
 finally:
     d.close()
     env.close()

@@ -80,6 +80,22 @@ class Env:
         self.tmp.cleanup()
 
 
+def stop_and_check(d, secrets=()):
+    """Stops dbprovd with SIGTERM and checks how it ended: exit status 0,
+    none of the secrets in its log, every log line JSON, no sanitizer
+    report. Returns the log."""
+    from tap import ok, is_, diag
+    rc = d.stop(15)
+    is_(rc, 0, 'SIGTERM: exit 0')
+    logs = d.stderr_text()
+    if secrets:
+        ok(not [s for s in secrets if s in logs], 'no password in the logs')
+    is_([x for x in logs.splitlines() if not x.startswith('{')], [], 'every log line is JSON')
+    if not ok('ERROR: AddressSanitizer' not in logs and 'runtime error' not in logs, 'no sanitizer report'):
+        diag(logs[-3000:])
+    return logs
+
+
 def cond(obj, typ):
     for c in ((obj or {}).get('status') or {}).get('conditions') or []:
         if c['type'] == typ:
