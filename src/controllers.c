@@ -525,31 +525,47 @@ static const size_t phase_offsets[API_KIND__COUNT] = {
 	[API_SCHEDULE] = offsetof(struct api_schedule, status.phase),
 };
 
-/* The phase of a cached object (API_PHASE_NONE when it did not parse). */
-static enum api_phase
-cobj_phase(const struct kobj *o, enum api_kind kind)
+enum api_phase
+ctrl_phase(const struct cobj *c)
 {
-	const struct cobj *c = o ? o->data : NULL;
 	enum api_phase ph;
 
 	if (c == NULL || c->typed == NULL)
 		return API_PHASE_NONE;
-	memcpy(&ph, (const char *)c->typed + phase_offsets[kind], sizeof(ph));
+	memcpy(&ph, (const char *)c->typed + phase_offsets[c->ops->kind],
+	    sizeof(ph));
 	return (unsigned)ph < API_PHASE__COUNT ? ph : API_PHASE_NONE;
 }
 
-/* ---- waking the objects that wait for another ------------------------------ */
+static enum api_phase
+kobj_phase(const struct kobj *o)
+{
+	return o ? ctrl_phase(o->data) : API_PHASE_NONE;
+}
 
-/*
- * An object that waits for another to be Ready (a Database for its
- * instance, a grant for its user) is queued again when that one becomes
- * Ready, instead of at its next retry: a whole stack applied at once
- * converges as fast as the server allows.
- */
+bool
+ctrl_refers_to(const struct kobj *o, size_t ref_off, const char *ns,
+    const char *name)
+{
+	const struct cobj *c = o->data;
+	const struct api_ref *ref;
+
+	if (c == NULL || c->typed == NULL)
+		return false;
+	ref = (const struct api_ref *)(const void *)((const char *)c->typed +
+	    ref_off);
+	return ref->name != NULL && streq(ref->name, name) &&
+	    streq(ref->ns && *ref->ns ? ref->ns : o->namespace, ns);
+}
+
+/* ---- references between objects ----------------------------------------- */
+
+/* Which kinds name an object of another kind, and where. */
 static const struct {
-	enum api_kind from, to;
-	size_t ref_off;			/* to's struct api_ref naming from */
-} waits_for[] = {
+	enum api_kind from;		/* the kind referred to */
+	enum api_kind to;		/* the kind holding the reference */
+	size_t ref_off;			/* to's struct api_ref */
+} references[] = {
 	{ API_INSTANCE, API_DATABASE, offsetof(struct api_database, spec.instance) },
 	{ API_INSTANCE, API_USER, offsetof(struct api_user, spec.instance) },
 	{ API_INSTANCE, API_ROLE, offsetof(struct api_role, spec.instance) },
@@ -557,61 +573,82 @@ static const struct {
 	{ API_DATABASE, API_GRANT, offsetof(struct api_grant, spec.database) },
 };
 
-struct wake_scan {
-	struct mgr *mgr;
+struct ref_scan {
 	enum api_kind to;
 	size_t ref_off;
 	const char *ns, *name;
+	void (*fn)(enum api_kind kind, const struct kobj *o, void *arg);
+	void *arg;
+};
+
+static void
+ref_one(const struct kobj *o, void *arg)
+{
+	struct ref_scan *s = arg;
+
+	if (ctrl_refers_to(o, s->ref_off, s->ns, s->name))
+		s->fn(s->to, o, s->arg);
+}
+
+void
+ctrl_referrers(struct mgr *m, enum api_kind kind, const char *ns,
+    const char *name, void (*fn)(enum api_kind kind, const struct kobj *o,
+    void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(references); i++) {
+		struct ref_scan s = { references[i].to, references[i].ref_off,
+		    ns, name, fn, arg };
+		struct informer *inf;
+
+		if (references[i].from != kind)
+			continue;
+		inf = mgr_informer(m, api_kind_info(s.to)->singular);
+		if (inf != NULL)
+			informer_foreach(inf, ref_one, &s);
+	}
+}
+
+/*
+ * An object that waits for another to be Ready (a Database for its
+ * instance, a grant for its user) is queued again when that one becomes
+ * Ready, instead of at its next retry: a whole stack applied at once
+ * converges as fast as the server allows.
+ */
+struct wake {
+	struct mgr *mgr;
 	size_t woken;
 };
 
 static void
-wake_one(const struct kobj *o, void *arg)
+wake_one(enum api_kind kind, const struct kobj *o, void *arg)
 {
-	struct wake_scan *s = arg;
+	struct wake *w = arg;
 	const struct cobj *c = o->data;
-	const struct api_ref *ref;
 
-	if (c == NULL || c->typed == NULL || c->errors)
+	if (c == NULL || c->errors || ctrl_phase(c) == API_PHASE_READY)
 		return;
-	ref = (const struct api_ref *)(const void *)((const char *)c->typed +
-	    s->ref_off);
-	if (ref->name == NULL || !streq(ref->name, s->name) ||
-	    !streq(ref->ns && *ref->ns ? ref->ns : o->namespace, s->ns) ||
-	    cobj_phase(o, s->to) == API_PHASE_READY)
-		return;
-	mgr_enqueue(s->mgr, api_kind_info(s->to)->singular, o->namespace,
+	mgr_enqueue(w->mgr, api_kind_info(kind)->singular, o->namespace,
 	    o->name);
-	s->woken++;
+	w->woken++;
 }
 
 static void
 c_changed(const struct kobj *old, const struct kobj *o, void *arg)
 {
 	struct cctx *cx = arg;
-	enum api_kind kind = cx->ops->kind;
-	size_t i;
+	struct wake w = { cx->mgr, 0 };
 
-	if (cobj_phase(o, kind) != API_PHASE_READY ||
-	    cobj_phase(old, kind) == API_PHASE_READY)
+	if (kobj_phase(o) != API_PHASE_READY ||
+	    kobj_phase(old) == API_PHASE_READY)
 		return;
-	for (i = 0; i < ARRAY_SIZE(waits_for); i++) {
-		struct wake_scan s = { cx->mgr, waits_for[i].to,
-		    waits_for[i].ref_off, o->namespace, o->name, 0 };
-		struct informer *inf;
-
-		if (waits_for[i].from != kind)
-			continue;
-		inf = mgr_informer(cx->mgr, api_kind_info(s.to)->singular);
-		if (inf == NULL)
-			continue;
-		informer_foreach(inf, wake_one, &s);
-		if (s.woken)
-			log_debug("woke the objects waiting for this one",
-			    "controller", api_kind_info(kind)->singular,
-			    "namespace", o->namespace, "name", o->name,
-			    "kind", api_kind_info(s.to)->kind);
-	}
+	ctrl_referrers(cx->mgr, cx->ops->kind, o->namespace, o->name, wake_one,
+	    &w);
+	if (w.woken)
+		log_debug("woke the objects waiting for this one",
+		    "controller", api_kind_info(cx->ops->kind)->singular,
+		    "namespace", o->namespace, "name", o->name);
 }
 
 void
@@ -655,7 +692,6 @@ controllers_register(struct mgr *m, struct events *ev, unsigned max_conns)
 
 struct count_ctx {
 	const char *kind;
-	size_t phase_off;
 	void (*cb)(const char *kind, const char *phase, const char *ns,
 	    void *arg);
 	void *arg;
@@ -665,15 +701,9 @@ static void
 count_one(const struct kobj *o, void *arg)
 {
 	struct count_ctx *cc = arg;
-	const struct cobj *c = o->data;
-	enum api_phase ph = API_PHASE_NONE;
 
-	if (c && c->typed)
-		ph = *(const enum api_phase *)(const void *)
-		    ((const char *)c->typed + cc->phase_off);
-	if ((unsigned)ph >= API_PHASE__COUNT)
-		ph = API_PHASE_NONE;
-	cc->cb(cc->kind, api_phase_names[ph], o->namespace, cc->arg);
+	cc->cb(cc->kind, api_phase_names[kobj_phase(o)], o->namespace,
+	    cc->arg);
 }
 
 void
@@ -685,7 +715,7 @@ controllers_count(struct mgr *m, void (*cb)(const char *kind,
 	for (i = 0; i < API_KIND__COUNT; i++) {
 		const struct api_kind_info *ki = api_kind_info((enum api_kind)i);
 		struct informer *inf = mgr_informer(m, ki->singular);
-		struct count_ctx cc = { ki->kind, phase_offsets[i], cb, arg };
+		struct count_ctx cc = { ki->kind, cb, arg };
 
 		if (inf)
 			informer_foreach(inf, count_one, &cc);

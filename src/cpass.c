@@ -835,20 +835,16 @@ struct claim_kind {
 	enum api_kind kind;
 	size_t ref_off;
 	size_t name_off;	/* of the char * */
-	size_t phase_off;	/* of the status phase */
 	int group;		/* 0: databases, 1: roles and users */
 };
 
 static const struct claim_kind claim_kinds[] = {
 	{ API_DATABASE, offsetof(struct api_database, spec.instance),
-	  offsetof(struct api_database, spec.name),
-	  offsetof(struct api_database, status.phase), 0 },
+	  offsetof(struct api_database, spec.name), 0 },
 	{ API_USER, offsetof(struct api_user, spec.instance),
-	  offsetof(struct api_user, spec.username),
-	  offsetof(struct api_user, status.phase), 1 },
+	  offsetof(struct api_user, spec.username), 1 },
 	{ API_ROLE, offsetof(struct api_role, spec.instance),
-	  offsetof(struct api_role, spec.role_name),
-	  offsetof(struct api_role, status.phase), 1 },
+	  offsetof(struct api_role, spec.role_name), 1 },
 };
 
 struct claim {
@@ -876,12 +872,9 @@ claim_kind_of(enum api_kind k)
 }
 
 static bool
-claim_held(const struct claim_kind *ck, const struct cobj *c)
+claim_held(const struct cobj *c)
 {
-	enum api_phase ph;
-
-	memcpy(&ph, (const char *)c->typed + ck->phase_off, sizeof(ph));
-	return ph == API_PHASE_READY;
+	return ctrl_phase(c) == API_PHASE_READY;
 }
 
 /* True when claim x comes before y: one that manages the object now (is
@@ -909,7 +902,6 @@ claim_one(const struct kobj *o, void *arg)
 	struct claim_scan *s = arg;
 	const struct cobj *c = o->data;
 	const struct api_meta *md;
-	const struct api_ref *ref;
 	const char *name;
 
 	if (c == NULL || c->typed == NULL || c->errors)
@@ -917,15 +909,12 @@ claim_one(const struct kobj *o, void *arg)
 	md = cobj_meta(c);
 	if (streq(md->uid ? md->uid : "", s->me.md->uid ? s->me.md->uid : ""))
 		return;
-	ref = (const struct api_ref *)(const void *)((const char *)c->typed +
-	    s->ck->ref_off);
 	memcpy(&name, (const char *)c->typed + s->ck->name_off, sizeof(name));
-	if (name == NULL || !streq(name, s->name) || ref->name == NULL ||
-	    !streq(ref->name, s->inst_name) ||
-	    !streq(ref->ns && *ref->ns ? ref->ns : o->namespace, s->inst_ns))
+	if (name == NULL || !streq(name, s->name) ||
+	    !ctrl_refers_to(o, s->ck->ref_off, s->inst_ns, s->inst_name))
 		return;
 	{
-		struct claim it = { md, claim_held(s->ck, c) };
+		struct claim it = { md, claim_held(c) };
 
 		if (claim_older(&it, &s->me) && (s->winner.md == NULL ||
 		    claim_older(&it, &s->winner))) {
@@ -950,7 +939,7 @@ cpass_claimed(struct cpass *p, const struct cobj *c, const struct api_ref *ref,
 	s.inst_name = ref->name ? ref->name : "";
 	s.name = p->name;
 	s.me.md = cobj_meta(c);
-	s.me.held = claim_held(mine, c);
+	s.me.held = claim_held(c);
 	for (i = 0; i < ARRAY_SIZE(claim_kinds); i++) {
 		struct informer *inf;
 

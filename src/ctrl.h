@@ -57,6 +57,13 @@ cobj_meta(const struct cobj *c)
 
 /* The cached object of a task, or NULL when gone (re-read after waits). */
 const struct cobj *ctrl_object(struct rtask *t);
+/* The status phase of a cached object (API_PHASE_NONE when it did not
+ * parse). */
+enum api_phase ctrl_phase(const struct cobj *c);
+/* True when the struct api_ref at ref_off of o's typed object names
+ * ns/name (a reference without a namespace is to o's own). */
+bool ctrl_refers_to(const struct kobj *o, size_t ref_off, const char *ns,
+    const char *name);
 
 /* A copy of conditions that the caller changes and releases. */
 void ctrl_conditions_copy(struct api_conditions *dst,
@@ -220,10 +227,11 @@ void ctrl_grant_abort(struct rtask *t);
 void ctrl_user_reconcile(struct rtask *t);
 void ctrl_user_abort(struct rtask *t);
 
-/* Objects of the kinds that name an instance (Database, DatabaseUser,
- * DatabaseRole) that point at ns/name: calls fn for each. */
-void ctrl_instance_dependents(struct mgr *m, const char *ns,
-    const char *name, void (*fn)(const char *kind, const char *dns,
-    const char *dname, void *arg), void *arg);
+/* Calls fn for every cached object that names the object of kind `kind`
+ * at ns/name: Databases, DatabaseUsers and DatabaseRoles for an instance,
+ * DatabaseGrants for a user or a database. */
+void ctrl_referrers(struct mgr *m, enum api_kind kind, const char *ns,
+    const char *name, void (*fn)(enum api_kind kind, const struct kobj *o,
+    void *arg), void *arg);
 
 #endif

@@ -34,13 +34,9 @@
 #include <ev.h>
 
 #include "api.h"
-#include "api_database.h"
 #include "api_instance.h"
-#include "api_role.h"
-#include "api_user.h"
 #include "buf.h"
 #include "ctrl.h"
-#include "informer.h"
 #include "instances.h"
 #include "json.h"
 #include "khttp.h"
@@ -547,12 +543,13 @@ struct deplist {
 };
 
 static void
-dep_add(const char *kind, const char *ns, const char *name, void *arg)
+dep_add(enum api_kind kind, const struct kobj *o, void *arg)
 {
 	struct deplist *d = arg;
 
 	if (d->n < 10 && buf_printf(&d->text, "%s%s %s/%s",
-	    d->n ? ", " : "", kind, ns, name) < 0)
+	    d->n ? ", " : "", api_kind_info(kind)->kind, o->namespace,
+	    o->name) < 0)
 		return;
 	d->n++;
 }
@@ -576,7 +573,7 @@ deletion(struct rtask *t, const struct cobj *c)
 	}
 	memset(&d, 0, sizeof(d));
 	buf_init(&d.text, 0);
-	ctrl_instance_dependents(t->mgr, md->ns, md->name, dep_add, &d);
+	ctrl_referrers(t->mgr, API_INSTANCE, md->ns, md->name, dep_add, &d);
 	if (d.n == 0) {
 		buf_release(&d.text);
 		ctrl_finalizer(t, c, false, finalizer_removed, cx);
@@ -604,57 +601,6 @@ deletion(struct rtask *t, const struct cobj *c)
 	ck = icheck_new(t);
 	finish(ck, c, &st, changed, RRESULT_REQUEUE, BLOCKED_RETRY);
 	api_conditions_release(&st.conds);
-}
-
-/* ---- dependents ------------------------------------------------------------ */
-
-struct dep_scan {
-	const char *ns, *name, *kind;
-	size_t ref_off;
-	void (*fn)(const char *kind, const char *dns, const char *dname,
-	    void *arg);
-	void *arg;
-};
-
-static void
-dep_one(const struct kobj *o, void *arg)
-{
-	struct dep_scan *s = arg;
-	const struct cobj *c = o->data;
-	const struct api_ref *ref;
-
-	if (c == NULL || c->typed == NULL)
-		return;
-	ref = (const struct api_ref *)(const void *)((const char *)c->typed +
-	    s->ref_off);
-	if (ref->name && streq(ref->name, s->name) &&
-	    streq(ref->ns ? ref->ns : o->namespace, s->ns))
-		s->fn(s->kind, o->namespace, o->name, s->arg);
-}
-
-void
-ctrl_instance_dependents(struct mgr *m, const char *ns, const char *name,
-    void (*fn)(const char *kind, const char *dns, const char *dname,
-    void *arg), void *arg)
-{
-	static const struct {
-		enum api_kind kind;
-		size_t off;
-	} kinds[] = {
-		{ API_DATABASE, offsetof(struct api_database, spec.instance) },
-		{ API_USER, offsetof(struct api_user, spec.instance) },
-		{ API_ROLE, offsetof(struct api_role, spec.instance) },
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
-		const struct api_kind_info *ki = api_kind_info(kinds[i].kind);
-		struct informer *inf = mgr_informer(m, ki->singular);
-		struct dep_scan s = { ns, name, ki->kind, kinds[i].off, fn, arg };
-
-		if (inf)
-			informer_foreach(inf, dep_one, &s);
-	}
 }
 
 /* ---- entry points ------------------------------------------------------------ */
