@@ -996,35 +996,20 @@ pc_identity(struct api_pc *pc, yajl_val md, struct api_meta *out)
 	static const char *const keys[] = {
 		"name", "namespace", "uid", "resourceVersion",
 	};
-	char **dst[] = {
+	char **const dst[] = {
 		&out->name, &out->ns, &out->uid, &out->resource_version,
 	};
 	const char *src[4];
-	size_t len[4], total = 0, i;
-	char *p;
+	size_t i;
 
 	for (i = 0; i < 4; i++) {
 		yajl_val v = api_member(md, keys[i]);
 
-		src[i] = NULL;
-		len[i] = 0;
-		if (v != NULL && !YAJL_IS_STRING(v))
+		src[i] = v != NULL && YAJL_IS_STRING(v) ? v->u.string : NULL;
+		if (v != NULL && src[i] == NULL)
 			api_pc_err(pc, keys[i], "must be a string");
-		else if (v != NULL) {
-			src[i] = v->u.string;
-			len[i] = strlen(src[i]) + 1;
-			total += len[i];
-		}
 	}
-	if (total == 0)
-		return;
-	p = out->block = xmalloc(total);
-	for (i = 0; i < 4; i++) {
-		if (src[i] == NULL)
-			continue;
-		*dst[i] = memcpy(p, src[i], len[i]);
-		p += len[i];
-	}
+	out->block = strpack(4, src, dst);
 }
 
 void

@@ -25,7 +25,6 @@
 #include <sys/random.h>
 
 #include <ev.h>
-#include <openssl/evp.h>
 
 #include "backoff.h"
 #include "events.h"
@@ -88,12 +87,10 @@ static void
 key_digest(char out[EVENTS_KEY_LEN], struct buf *b)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
+	unsigned char md[SHA256_LEN];
+	unsigned int i;
 
-	if (EVP_Digest(b->data ? b->data : "", b->len, md, &n, EVP_sha256(),
-	    NULL) != 1 || n < (EVENTS_KEY_LEN - 1) / 2)
-		die_oom();
+	sha256(b->data, b->len, md);
 	for (i = 0; i < (EVENTS_KEY_LEN - 1) / 2; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];

@@ -104,26 +104,17 @@ kobj_from_json(struct kobj *o, yajl_val obj)
 	const char *ns = json_gets(md, "namespace");
 	const char *uid = json_gets(md, "uid");
 	const char *rv = json_gets(md, "resourceVersion");
+	const char *src[] = { ns ? ns : "", name, uid ? uid : "", rv ? rv : "" };
+	char **const dst[] = { &o->namespace, &o->name, &o->uid,
+	    &o->resource_version };
 	long long gen = 0;
-	size_t ln, lns, lu, lr;
-	char *p;
 
 	memset(o, 0, sizeof(*o));
 	if (name == NULL || *name == '\0')
 		return -1;
-	ns = ns ? ns : "";
-	uid = uid ? uid : "";
-	rv = rv ? rv : "";
-	lns = strlen(ns) + 1;
-	ln = strlen(name) + 1;
-	lu = strlen(uid) + 1;
-	lr = strlen(rv) + 1;
-	/* One block: a cached object costs one allocation, not four. */
-	p = xmalloc(lns + ln + lu + lr);
-	o->namespace = memcpy(p, ns, lns);
-	o->name = memcpy(p += lns, name, ln);
-	o->uid = memcpy(p += ln, uid, lu);
-	o->resource_version = memcpy(p + lu, rv, lr);
+	/* One block: a cached object costs one allocation, not four; the
+	 * namespace comes first, so it is the block. */
+	strpack(4, src, dst);
 	if (json_int(json_get(md, "generation", NULL), &gen))
 		o->generation = gen;
 	o->deleting = json_gets(md, "deletionTimestamp") != NULL;

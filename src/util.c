@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "util.h"
 
 void
@@ -275,4 +277,36 @@ dbl_ceil(double x)
 	if ((double)i < x)
 		i++;
 	return i == 0 && x < 0 ? -0.0 : (double)i;
+}
+
+char *
+strpack(size_t n, const char *const src[], char **const dst[])
+{
+	size_t total = 0, i, len;
+	char *block, *p;
+
+	for (i = 0; i < n; i++)
+		if (src[i] != NULL)
+			total += strlen(src[i]) + 1;
+	block = p = total ? xmalloc(total) : NULL;
+	for (i = 0; i < n; i++) {
+		*dst[i] = NULL;
+		if (src[i] == NULL)
+			continue;
+		len = strlen(src[i]) + 1;
+		*dst[i] = memcpy(p, src[i], len);
+		p += len;
+	}
+	return block;
+}
+
+void
+sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
+{
+	unsigned int n = 0;
+
+	/* SHA-256 cannot fail but for memory. */
+	if (EVP_Digest(len ? data : "", len, out, &n, EVP_sha256(), NULL) != 1 ||
+	    n != SHA256_LEN)
+		die_oom();
 }

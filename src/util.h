@@ -65,6 +65,17 @@ double rand_unit(void);
 char *read_file(const char *path, size_t max, size_t *len);
 
 /*
+ * Copies the n strings src[i] into one allocation and points *dst[i] at
+ * each copy (NULL where src[i] is NULL). Returns the block, to be freed
+ * once for all, or NULL when every src[i] is NULL.
+ */
+char *strpack(size_t n, const char *const src[], char **const dst[]);
+
+#define SHA256_LEN	32
+/* SHA-256 of len bytes at data. */
+void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
+
+/*
  * round() and ceil() without libm (dbprovd needs no other libm function,
  * and not mapping it saves resident memory). Halves round away from zero.
  * NaN, infinities and values of magnitude 2^52 or more (all integral) are

@@ -1,6 +1,7 @@
 #include "config.h"
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tap.h"
 #include "util.h"
@@ -46,9 +47,54 @@ test_rounding(void)
 	    "infinities stay");
 }
 
+static void
+test_strpack(void)
+{
+	const char *src[] = { "default", NULL, "", "db-1" };
+	char *a = (char *)"x", *b = (char *)"x", *c = (char *)"x", *d = (char *)"x";
+	char **const dst[] = { &a, &b, &c, &d };
+	const char *none[] = { NULL, NULL };
+	char *e = (char *)"x", *f = (char *)"x";
+	char **const dst2[] = { &e, &f };
+	char *block = strpack(4, src, dst);
+
+	ok(block == a, "the block starts with the first string");
+	is_str(a, "default", "first copied");
+	ok(b == NULL, "a NULL source gives NULL");
+	is_str(c, "", "an empty string is copied");
+	is_str(d, "db-1", "last copied");
+	ok(d == c + 1 && c == a + 8, "one after the other, NULs kept");
+	free(block);
+	ok(strpack(2, none, dst2) == NULL && e == NULL && f == NULL,
+	    "nothing to copy: no block, every pointer NULL");
+}
+
+static void
+test_sha256(void)
+{
+	static const unsigned char abc[SHA256_LEN] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+		0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+		0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+	};
+	static const unsigned char empty[SHA256_LEN] = {
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+		0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+		0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+	};
+	unsigned char out[SHA256_LEN];
+
+	sha256("abc", 3, out);
+	ok(memcmp(out, abc, sizeof(out)) == 0, "SHA-256 of \"abc\" (FIPS 180-2)");
+	sha256(NULL, 0, out);
+	ok(memcmp(out, empty, sizeof(out)) == 0, "SHA-256 of nothing");
+}
+
 int
 main(void)
 {
 	test_rounding();
+	test_strpack();
+	test_sha256();
 	return done_testing();
 }
