@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "drv/drvcore.h"
+#include "log.h"
 #include "pgtls.h"
 #include "util.h"
 
@@ -229,4 +230,62 @@ drv_run(struct drvcore *d)
 	ev_run(d->loop, 0);
 	ev_io_stop(d->loop, &d->in);
 	buf_release(&d->line);
+}
+
+void
+drv_opts_init(struct drv_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+int
+drv_common_opt(const char *prog, int ch, const char *arg, struct drv_opts *o)
+{
+	enum log_level lvl;
+	size_t len;
+
+	switch (ch) {
+	case 'N': o->rcfg.servers = arg; break;
+	case 'T': o->rcfg.timeout = atof(arg); break;
+	case 'e':
+		if (getenv(arg) == NULL)
+			return -1;
+		o->password = xstrdup(getenv(arg));
+		break;
+	case 'f':
+		o->password = drv_slurp(prog, arg, &len);
+		while (len > 0 && (o->password[len - 1] == '\n' ||
+		    o->password[len - 1] == '\r'))
+			o->password[--len] = '\0';
+		break;
+	case 'a': o->ca = drv_slurp(prog, arg, &o->pem.ca_len); o->pem.ca = o->ca; break;
+	case 'c': o->cert = drv_slurp(prog, arg, &o->pem.cert_len); o->pem.cert = o->cert; break;
+	case 'k': o->key = drv_slurp(prog, arg, &o->pem.key_len); o->pem.key = o->key; break;
+	case 'D': pgtls_set_parent(arg); break;
+	case 'n': o->pcfg.max_per_instance = (unsigned)atoi(arg); break;
+	case 'i': o->pcfg.idle_timeout = atof(arg); break;
+	case 'w': o->pcfg.acquire_timeout = atof(arg); break;
+	case 'b': o->pcfg.backoff.initial = atof(arg);
+		o->pcfg.backoff.factor = 2.0;
+		o->pcfg.backoff.jitter = 0.0;
+		o->pcfg.backoff.cap = 30.0;
+		break;
+	case 'L':
+		if (log_level_parse(arg, &lvl) == 0)
+			log_set_level(lvl);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+void
+drv_opts_free_pem(struct drv_opts *o)
+{
+	free(o->ca);
+	free(o->cert);
+	free_secret(o->key);
+	o->ca = o->cert = o->key = NULL;
+	memset(&o->pem, 0, sizeof(o->pem));
 }

@@ -25,7 +25,9 @@
 
 #include "buf.h"
 #include "json.h"
+#include "pgtls.h"
 #include "pool.h"
+#include "resolve.h"
 
 #define DRV_INSTANCE	"test/inst"
 #define DRV_MAX_CONNS	64
@@ -73,5 +75,27 @@ struct drv_slot *drv_slot_find(struct drvcore *d, const char *id,
 /* Reads commands from stdin (made non-blocking) until EOF or quit,
  * after writing the "ready" event. */
 void drv_run(struct drvcore *d);
+
+/*
+ * The options both drivers take: --dns-server (N), --dns-timeout (T),
+ * --password-env (e), --password-file (f), --ca (a), --cert (c), --key (k),
+ * --tls-dir (D), --cap (n), --idle-timeout (i), --acquire-timeout (w),
+ * --backoff-initial (b), --log-level (L).
+ */
+struct drv_opts {
+	struct resolver_config rcfg;
+	struct pool_config pcfg;
+	struct pgtls_pem pem;		/* points at ca, cert, key */
+	char *ca, *cert, *key;
+	char *password;			/* free with free_secret() */
+};
+
+void drv_opts_init(struct drv_opts *o);
+/* Takes option ch (with its argument) if it is one of the above: 1; not
+ * one of them: 0; a bad value: -1. */
+int drv_common_opt(const char *prog, int ch, const char *arg,
+    struct drv_opts *o);
+/* Frees the PEM texts (once the TLS files are written). */
+void drv_opts_free_pem(struct drv_opts *o);
 
 #endif

@@ -248,91 +248,54 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct drv d;
-	struct resolver_config rcfg = { 0 };
-	struct pool_config pcfg;
-	struct pgtls_pem pem;
-	char *ca = NULL, *cert = NULL, *key = NULL, *password = NULL;
+	struct drv_opts o;
 	char err[256];
 	struct pgtls *tls = NULL;
-	enum log_level lvl;
 	int ch;
 
 	memset(&d, 0, sizeof(d));
-	memset(&pem, 0, sizeof(pem));
-	memset(&pcfg, 0, sizeof(pcfg));
+	drv_opts_init(&o);
 	d.params.dbname = "mysql";
 	d.params.tls_mode = MYCONN_TLS_PREFERRED;
 	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'N': rcfg.servers = optarg; break;
-		case 'T': rcfg.timeout = atof(optarg); break;
 		case 'h': d.params.host = optarg; break;
 		case 'p': d.params.port = atoi(optarg); break;
 		case 'd': d.params.dbname = optarg; break;
 		case 'U': d.params.user = optarg; break;
-		case 'e':
-			if (getenv(optarg) == NULL)
-				usage();
-			password = xstrdup(getenv(optarg));
-			break;
-		case 'f': {
-			size_t len;
-
-			password = drv_slurp("mydrv", optarg, &len);
-			while (len > 0 && (password[len - 1] == '\n' ||
-			    password[len - 1] == '\r'))
-				password[--len] = '\0';
-			break;
-		}
 		case 's':
 			if (myconn_tls_parse(optarg, &d.params.tls_mode) != 0)
 				usage();
 			break;
-		case 'a': ca = drv_slurp("mydrv", optarg, &pem.ca_len); pem.ca = ca; break;
-		case 'c': cert = drv_slurp("mydrv", optarg, &pem.cert_len); pem.cert = cert; break;
-		case 'k': key = drv_slurp("mydrv", optarg, &pem.key_len); pem.key = key; break;
-		case 'D': pgtls_set_parent(optarg); break;
 		case 'C': d.params.connect_timeout = atof(optarg); break;
 		case 'Q': d.params.query_timeout = atof(optarg); break;
 		case 'H': d.params.charset = optarg; break;
-		case 'n': pcfg.max_per_instance = (unsigned)atoi(optarg); break;
-		case 'i': pcfg.idle_timeout = atof(optarg); break;
-		case 'w': pcfg.acquire_timeout = atof(optarg); break;
-		case 'b': pcfg.backoff.initial = atof(optarg);
-			pcfg.backoff.factor = 2.0;
-			pcfg.backoff.jitter = 0.0;
-			pcfg.backoff.cap = 30.0;
-			break;
-		case 'L':
-			if (log_level_parse(optarg, &lvl) == 0)
-				log_set_level(lvl);
-			break;
-		default: usage();
+		default:
+			if (drv_common_opt("mydrv", ch, optarg, &o) != 1)
+				usage();
 		}
 	}
 	if (d.params.host == NULL || d.params.user == NULL)
 		usage();
 	d.core.loop = EV_DEFAULT;
-	d.rs = resolver_new(d.core.loop, &rcfg, err, sizeof(err));
+	d.rs = resolver_new(d.core.loop, &o.rcfg, err, sizeof(err));
 	if (d.rs == NULL) {
 		fprintf(stderr, "mydrv: %s\n", err);
 		return 1;
 	}
-	tls = pgtls_new(&pem, err, sizeof(err));
-	free(ca);
-	free(cert);
-	free_secret(key);
+	tls = pgtls_new(&o.pem, err, sizeof(err));
+	drv_opts_free_pem(&o);
 	if (tls == NULL) {
 		drv_simple("tls_error", NULL, err);
-		free_secret(password);
+		free_secret(o.password);
 		resolver_free(d.rs);
 		return 1;
 	}
 	d.params.tls = tls;
-	d.params.password = password;
+	d.params.password = o.password;
 	d.core.eng = &engine;
-	d.core.pool = pool_new(d.core.loop, &pcfg, &myconn_pool_ops, d.rs);
+	d.core.pool = pool_new(d.core.loop, &o.pcfg, &myconn_pool_ops, d.rs);
 	d.core.params = &d.params;
 	d.core.dbname = d.params.dbname;
 	drv_run(&d.core);
@@ -340,7 +303,7 @@ main(int argc, char **argv)
 	/* Let deferred frees (connections closed inside callbacks) run. */
 	ev_run(d.core.loop, EVRUN_NOWAIT);
 	pgtls_unref(tls);
-	free_secret(password);
+	free_secret(o.password);
 	resolver_free(d.rs);
 	drv_simple("bye", NULL, NULL);
 	return 0;

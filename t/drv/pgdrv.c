@@ -320,20 +320,15 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct drv d;
-	struct resolver_config rcfg = { 0 };
-	struct pool_config pcfg;
-	struct pgtls_pem pem;
-	char *ca = NULL, *cert = NULL, *key = NULL, *password = NULL;
+	struct drv_opts o;
 	const char *resolve_name = NULL;
 	double cancel_ms = -1;
 	char err[256];
 	struct pgtls *tls = NULL;
-	enum log_level lvl;
 	int ch, rc = 0;
 
 	memset(&d, 0, sizeof(d));
-	memset(&pem, 0, sizeof(pem));
-	memset(&pcfg, 0, sizeof(pcfg));
+	drv_opts_init(&o);
 	d.params.dbname = "postgres";
 	d.params.sslmode = PGCONN_SSL_PREFER;
 	signal(SIGPIPE, SIG_IGN);
@@ -341,56 +336,26 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'R': resolve_name = optarg; break;
 		case 'X': cancel_ms = atof(optarg); break;
-		case 'N': rcfg.servers = optarg; break;
-		case 'T': rcfg.timeout = atof(optarg); break;
 		case 'h': d.params.host = optarg; break;
 		case 'p': d.params.port = atoi(optarg); break;
 		case 'd': d.params.dbname = optarg; break;
 		case 'U': d.params.user = optarg; break;
-		case 'e':
-			if (getenv(optarg) == NULL)
-				usage();
-			password = xstrdup(getenv(optarg));
-			break;
-		case 'f': {
-			size_t len;
-
-			password = drv_slurp("pgdrv", optarg, &len);
-			while (len > 0 && (password[len - 1] == '\n' ||
-			    password[len - 1] == '\r'))
-				password[--len] = '\0';
-			break;
-		}
 		case 's':
 			if (pgconn_sslmode_parse(optarg, &d.params.sslmode) != 0)
 				usage();
 			break;
-		case 'a': ca = drv_slurp("pgdrv", optarg, &pem.ca_len); pem.ca = ca; break;
-		case 'c': cert = drv_slurp("pgdrv", optarg, &pem.cert_len); pem.cert = cert; break;
-		case 'k': key = drv_slurp("pgdrv", optarg, &pem.key_len); pem.key = key; break;
-		case 'D': pgtls_set_parent(optarg); break;
 		case 'C': d.params.connect_timeout = atof(optarg); break;
 		case 'Q': d.params.query_timeout = atof(optarg); break;
 		case 'A': d.params.application_name = optarg; break;
 		case 'I': d.params.check_interval_ms = atoi(optarg); break;
 		case 'S': d.params.statement_timeout_ms = atoi(optarg); break;
-		case 'n': pcfg.max_per_instance = (unsigned)atoi(optarg); break;
-		case 'i': pcfg.idle_timeout = atof(optarg); break;
-		case 'w': pcfg.acquire_timeout = atof(optarg); break;
-		case 'b': pcfg.backoff.initial = atof(optarg);
-			pcfg.backoff.factor = 2.0;
-			pcfg.backoff.jitter = 0.0;
-			pcfg.backoff.cap = 30.0;
-			break;
-		case 'L':
-			if (log_level_parse(optarg, &lvl) == 0)
-				log_set_level(lvl);
-			break;
-		default: usage();
+		default:
+			if (drv_common_opt("pgdrv", ch, optarg, &o) != 1)
+				usage();
 		}
 	}
 	d.core.loop = EV_DEFAULT;
-	d.rs = resolver_new(d.core.loop, &rcfg, err, sizeof(err));
+	d.rs = resolver_new(d.core.loop, &o.rcfg, err, sizeof(err));
 	if (d.rs == NULL) {
 		fprintf(stderr, "pgdrv: %s\n", err);
 		return 1;
@@ -403,20 +368,18 @@ main(int argc, char **argv)
 	}
 	if (d.params.host == NULL || d.params.user == NULL)
 		usage();
-	tls = pgtls_new(&pem, err, sizeof(err));
-	free(ca);
-	free(cert);
-	free_secret(key);
+	tls = pgtls_new(&o.pem, err, sizeof(err));
+	drv_opts_free_pem(&o);
 	if (tls == NULL) {
 		drv_simple("tls_error", NULL, err);
-		free_secret(password);
+		free_secret(o.password);
 		resolver_free(d.rs);
 		return 1;
 	}
 	d.params.tls = tls;
-	d.params.password = password;
+	d.params.password = o.password;
 	d.core.eng = &engine;
-	d.core.pool = pool_new(d.core.loop, &pcfg, &pgconn_pool_ops, d.rs);
+	d.core.pool = pool_new(d.core.loop, &o.pcfg, &pgconn_pool_ops, d.rs);
 	d.core.params = &d.params;
 	d.core.dbname = d.params.dbname;
 	drv_run(&d.core);
@@ -424,7 +387,7 @@ main(int argc, char **argv)
 	/* Let deferred frees (connections closed inside callbacks) run. */
 	ev_run(d.core.loop, EVRUN_NOWAIT);
 	pgtls_unref(tls);
-	free_secret(password);
+	free_secret(o.password);
 	resolver_free(d.rs);
 	drv_simple("bye", NULL, NULL);
 	return rc;

@@ -6,8 +6,6 @@
 # clean SIGTERM shutdown. Needs a build without sanitizers
 # (tools/run-tests makes one in _release/ and runs this directory).
 import os
-import re
-import shutil
 import sys
 import time
 import urllib.request
@@ -19,15 +17,8 @@ from tap import ok, is_, diag, skip_all, done_testing  # noqa: E402
 import dbptest  # noqa: E402
 from fakekube import FakeKube  # noqa: E402
 
-DBPROVD = dbptest.build_path('src/dbprovd')
-VALGRIND = shutil.which('valgrind')
-if not VALGRIND:
-    skip_all('valgrind is not installed (tools/install-deps installs it)')
-if not os.path.exists(DBPROVD):
-    skip_all('no dbprovd in %s' % dbptest.BUILDDIR)
-with open(DBPROVD, 'rb') as f:
-    if b'__asan_init' in f.read():
-        skip_all('%s is built with sanitizers; valgrind needs a plain build' % DBPROVD)
+import vgtest  # noqa: E402
+vgtest.require()
 
 BK = '/apis/dbops.dbprovision.io/v1alpha1/namespaces/default/databasebackups'
 tmp = dbptest.TempDir()
@@ -47,14 +38,10 @@ def ready(name):
 
 
 try:
-    # GNUTLS_NO_IMPLICIT_INIT set: dbprovd must not re-execute itself, or
-    # the new image would run outside valgrind.
-    p = dbptest.Proc([VALGRIND, '--leak-check=full', '--errors-for-leak-kinds=definite',
-                      '--error-exitcode=9', '--log-file=' + vglog, DBPROVD,
-                      '--kubeconfig', kc, '--leader-elect', '--leader-election-namespace', 'default',
-                      '--metrics-bind-address', '127.0.0.1:%d' % mport,
-                      '--health-probe-bind-address', '127.0.0.1:%d' % hport],
-                     env={'GNUTLS_NO_IMPLICIT_INIT': '1'}, stderr_path=tmp.join('dbprovd.log'))
+    p = vgtest.start(vglog, ['--kubeconfig', kc, '--leader-elect', '--leader-election-namespace', 'default',
+                             '--metrics-bind-address', '127.0.0.1:%d' % mport,
+                             '--health-probe-bind-address', '127.0.0.1:%d' % hport],
+                     tmp.join('dbprovd.log'))
     ok(dbptest.wait_until(lambda: 'started leading' in p.stderr_text(), 60), 'leads under valgrind')
     fk.client().post(BK, bad)
     ok(dbptest.wait_until(lambda: ready('no-key'), 60), 'invalid backup reconciled')
@@ -70,15 +57,7 @@ try:
     body = urllib.request.urlopen('http://127.0.0.1:%d/metrics' % mport, timeout=30).read().decode()
     ok('controller_runtime_reconcile_total' in body, '/metrics answers')
     is_(urllib.request.urlopen('http://127.0.0.1:%d/healthz' % hport, timeout=30).read(), b'ok', '/healthz answers')
-    rc = p.stop(60)
-    is_(rc, 0, 'SIGTERM: exit 0 (valgrind exits 9 on errors)')
-    log = open(vglog).read()
-    m = re.search(r'ERROR SUMMARY: (\d+) errors', log)
-    is_(m and int(m.group(1)), 0, 'valgrind: no errors')
-    m = re.search(r'definitely lost: ([\d,]+) bytes', log)
-    ok(m is None or m.group(1) == '0', 'valgrind: nothing definitely lost')
-    if rc != 0 or (m and m.group(1) != '0'):
-        diag(log[-4000:])
+    vgtest.finish(p, vglog, 60)
     p.close()
 finally:
     fk.close()

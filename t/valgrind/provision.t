@@ -6,23 +6,14 @@
 # a clean SIGTERM shutdown. Needs a build without sanitizers (tools/run-tests
 # makes one in _release/ and runs this directory).
 import os
-import re
-import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from tap import ok, is_, diag, skip_all, done_testing  # noqa: E402
 import dbptest  # noqa: E402
 
-DBPROVD = dbptest.build_path('src/dbprovd')
-VALGRIND = shutil.which('valgrind')
-if not VALGRIND:
-    skip_all('valgrind is not installed (tools/install-deps installs it)')
-if not os.path.exists(DBPROVD):
-    skip_all('no dbprovd in %s' % dbptest.BUILDDIR)
-with open(DBPROVD, 'rb') as f:
-    if b'__asan_init' in f.read():
-        skip_all('%s is built with sanitizers; valgrind needs a plain build' % DBPROVD)
+import vgtest  # noqa: E402
+vgtest.require()
 from pgserver import PgServer, find_bindir  # noqa: E402
 from myserver import MyServer, MARIADBD  # noqa: E402
 if find_bindir() is None or not os.path.exists(MARIADBD):
@@ -104,12 +95,8 @@ for eng, server, port, db in (('postgres', 'pg', pg.port, 'postgres'), ('mysql',
                                                                         **grant_spec))]
 p = None
 try:
-    # GNUTLS_NO_IMPLICIT_INIT set: dbprovd must not re-execute itself, or
-    # the new image would run outside valgrind.
-    p = dbptest.Proc([VALGRIND, '--leak-check=full', '--errors-for-leak-kinds=definite',
-                      '--error-exitcode=9', '--log-file=' + vglog, DBPROVD,
-                      '--kubeconfig', kc, '--resync-period', '20s', '--health-probe-bind-address', '0'],
-                     env={'GNUTLS_NO_IMPLICIT_INIT': '1'}, stderr_path=tmp.join('dbprovd.log'))
+    p = vgtest.start(vglog, ['--kubeconfig', kc, '--resync-period', '20s', '--health-probe-bind-address', '0'],
+                     tmp.join('dbprovd.log'))
     ok(dbptest.wait_until(lambda: 'informer synced' in p.stderr_text(), 60), 'runs under valgrind')
     for kind, plural, name, spec in objs:
         is_(obj(kind, plural, name, spec), 201, '%s %s created' % (kind, name))
@@ -119,15 +106,7 @@ try:
     for kind, plural, name, spec in reversed(objs):
         api.delete(GV + plural + '/' + name)
         ok(dbptest.wait_until(lambda: gone(plural, name), 120, 1), '%s %s deleted' % (kind, name))
-    rc = p.stop(120)
-    is_(rc, 0, 'SIGTERM: exit 0 (valgrind exits 9 on errors)')
-    log = open(vglog).read()
-    m = re.search(r'ERROR SUMMARY: (\d+) errors', log)
-    is_(m and int(m.group(1)), 0, 'valgrind: no errors')
-    m = re.search(r'definitely lost: ([\d,]+) bytes', log)
-    ok(m is None or m.group(1) == '0', 'valgrind: nothing definitely lost')
-    if rc != 0 or (m and m.group(1) != '0'):
-        diag(log[-6000:])
+    vgtest.finish(p, vglog, 120, tail=6000)
 finally:
     if p is not None:
         p.close()
