@@ -275,6 +275,8 @@ api_strv_contains(const struct api_strv *s, const char *str)
 	return false;
 }
 
+static void pc_check_text(struct api_pc *pc, yajl_val obj);
+
 int
 api_pc_envelope(yajl_val obj, enum api_kind kind, struct api_errs *errs,
     struct api_meta *meta, api_pc_part_fn spec, void *spec_out,
@@ -288,6 +290,7 @@ api_pc_envelope(yajl_val obj, enum api_kind kind, struct api_errs *errs,
 		api_pc_err(&pc, NULL, "must be a JSON object");
 		return -1;
 	}
+	pc_check_text(&pc, obj);
 	api_pc_type_meta(&pc, obj, kind);
 	api_pc_meta(&pc, obj, meta);
 	if ((v = api_pc_object(&pc, obj, "spec", API_REQ)) != NULL)
@@ -440,6 +443,136 @@ api_member(yajl_val obj, const char *key)
 	return json_is_null(v) ? NULL : v;
 }
 
+/* A string that is not clean text (json_str_check()): the readers below
+ * treat it as absent, without a message of their own, because
+ * api_pc_envelope() has reported it with its path already. */
+static bool
+bad_text(yajl_val v)
+{
+	return v != NULL && YAJL_IS_STRING(v) && json_str_check(v, NULL) !=
+	    TEXT_OK;
+}
+
+/*
+ * The text walk: every string value and key under v that is not clean
+ * text (a NUL byte, or not UTF-8) is reported at its own path. Such a
+ * string is never used: a reader would see it cut at the NUL, which is
+ * how "a\u0000b" once passed for "a".
+ */
+/* Pushes the i-th key of obj the way the readers name it: `.field` for
+ * a field name, `[key]` for any other key (map keys such as label names);
+ * the bytes of a key that is not clean text are shown escaped (\xNN),
+ * so that an error path is always printable UTF-8. */
+static bool is_alnum(char c);
+
+static size_t
+pc_push_key(struct api_pc *pc, yajl_val obj, size_t i)
+{
+	const char *k = obj->u.object.keys[i];
+	enum text_check c = json_key_check(obj, i);
+	const char *p;
+	char shown[4 * 100 + 16];
+	size_t n, j, o = 0;
+
+	for (p = k; *p; p++)
+		if (!is_alnum(*p) && *p != '_' && *p != '-')
+			break;
+	if (c == TEXT_OK && *k && *p == '\0')
+		return api_pc_push(pc, k);
+	if (c == TEXT_OK)
+		return api_pc_push_mapkey(pc, k);
+	n = strlen(k);
+	for (j = 0; j < n && j < 100; j++) {
+		unsigned char ch = (unsigned char)k[j];
+
+		if (ch < 0x20 || ch >= 0x7f)
+			o += (size_t)snprintf(shown + o, sizeof(shown) - o,
+			    "\\x%02x", ch);
+		else
+			shown[o++] = (char)ch;
+	}
+	shown[o] = '\0';
+	if (c == TEXT_NUL)
+		snprintf(shown + o, sizeof(shown) - o, "\\x00...");
+	return api_pc_push_mapkey(pc, shown);
+}
+
+static void
+pc_walk_text(struct api_pc *pc, yajl_val v)
+{
+	enum text_check c;
+	size_t i, m;
+
+	if (v == NULL)
+		return;
+	if (YAJL_IS_STRING(v)) {
+		if ((c = json_str_check(v, NULL)) != TEXT_OK)
+			api_pc_err(pc, NULL, "%s", text_check_msg(c));
+	} else if (YAJL_IS_ARRAY(v)) {
+		for (i = 0; i < v->u.array.len; i++) {
+			m = api_pc_push_index(pc, i);
+			pc_walk_text(pc, v->u.array.values[i]);
+			api_pc_pop(pc, m);
+		}
+	} else if (YAJL_IS_OBJECT(v)) {
+		for (i = 0; i < v->u.object.len; i++) {
+			m = pc_push_key(pc, v, i);
+			if ((c = json_key_check(v, i)) != TEXT_OK)
+				api_pc_err(pc, NULL, "key %s", text_check_msg(c));
+			pc_walk_text(pc, v->u.object.values[i]);
+			api_pc_pop(pc, m);
+		}
+	}
+}
+
+/* The parts of an object the text walk covers: the type and identity,
+ * dbprovd's own labels and annotations (the ones it reads), and the
+ * whole spec, known fields or not. */
+static void
+pc_check_text(struct api_pc *pc, yajl_val obj)
+{
+	static const char *const top[] = { "kind", "apiVersion", "spec" };
+	static const char *const ident[] = { "name", "namespace", "uid",
+	    "resourceVersion" };
+	static const char *const maps[] = { "labels", "annotations" };
+	yajl_val md = api_member(obj, "metadata"), o;
+	size_t i, j, m, m2;
+
+	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+		m = api_pc_push(pc, top[i]);
+		pc_walk_text(pc, api_member(obj, top[i]));
+		api_pc_pop(pc, m);
+	}
+	if (md == NULL || !YAJL_IS_OBJECT(md))
+		return;
+	m = api_pc_push(pc, "metadata");
+	for (i = 0; i < sizeof(ident) / sizeof(ident[0]); i++) {
+		m2 = api_pc_push(pc, ident[i]);
+		pc_walk_text(pc, api_member(md, ident[i]));
+		api_pc_pop(pc, m2);
+	}
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		o = api_member(md, maps[i]);
+		if (o == NULL || !YAJL_IS_OBJECT(o))
+			continue;
+		m2 = api_pc_push(pc, maps[i]);
+		for (j = 0; j < o->u.object.len; j++) {
+			enum text_check c;
+			size_t m3;
+
+			if (!str_has_prefix(o->u.object.keys[j], API_GROUP "/"))
+				continue;
+			m3 = api_pc_push_mapkey(pc, o->u.object.keys[j]);
+			if ((c = json_key_check(o, j)) != TEXT_OK)
+				api_pc_err(pc, NULL, "key %s", text_check_msg(c));
+			pc_walk_text(pc, o->u.object.values[j]);
+			api_pc_pop(pc, m3);
+		}
+		api_pc_pop(pc, m2);
+	}
+	api_pc_pop(pc, m);
+}
+
 static void
 pc_missing(struct api_pc *pc, const char *key, unsigned flags)
 {
@@ -520,6 +653,10 @@ api_pc_string(struct api_pc *pc, yajl_val obj, const char *key, char **out,
 			pc_missing(pc, key, flags);
 		else
 			api_pc_err(pc, key, "must be a string");
+		*out = xstrdup(def);
+		return false;
+	}
+	if (bad_text(v)) {	/* reported by the envelope's text walk */
 		*out = xstrdup(def);
 		return false;
 	}
@@ -643,6 +780,8 @@ api_pc_enum(struct api_pc *pc, yajl_val obj, const char *key,
 		api_pc_err(pc, key, "must be a string");
 		return 0;
 	}
+	if (bad_text(v))
+		return def;
 	r = api_enum_lookup(names, count, v->u.string);
 	if (r == 0)
 		pc_bad_enum(pc, key, v->u.string, names, count, ~0u);
@@ -662,6 +801,8 @@ api_pc_phase(struct api_pc *pc, yajl_val obj, const char *key,
 		api_pc_err(pc, key, "must be a string");
 		return API_PHASE_NONE;
 	}
+	if (bad_text(v))
+		return API_PHASE_NONE;
 	r = api_enum_lookup(api_phase_names, API_PHASE__COUNT, v->u.string);
 	if (r == 0 || !(allowed & (1u << r))) {
 		pc_bad_enum(pc, key, v->u.string, api_phase_names,
@@ -700,6 +841,8 @@ api_pc_strv(struct api_pc *pc, yajl_val obj, const char *key,
 			api_pc_pop(pc, m);
 			continue;
 		}
+		if (bad_text(json_at(a, i)))
+			continue;
 		out->v[out->n++] = xstrdup(s);
 	}
 	api_pc_pop(pc, mark);
@@ -726,7 +869,8 @@ api_pc_map(struct api_pc *pc, yajl_val obj, const char *key,
 		const char *k = json_key_at(o, i);
 		yajl_val v = json_val_at(o, i);
 
-		if (json_is_null(v))
+		if (json_is_null(v) || json_key_check(o, i) != TEXT_OK ||
+		    bad_text(v))
 			continue;
 		if (!YAJL_IS_STRING(v)) {
 			size_t m = api_pc_push_mapkey(pc, k);
@@ -760,6 +904,8 @@ api_pc_time(struct api_pc *pc, yajl_val obj, const char *key, int64_t *out,
 		api_pc_err(pc, key, "must be a string");
 		return false;
 	}
+	if (bad_text(v))
+		return false;
 	if (timefmt_parse(v->u.string, &ts, err, sizeof(err)) < 0) {
 		api_pc_err(pc, key, "must be an RFC 3339 date-time (%s)", err);
 		return false;
@@ -876,7 +1022,7 @@ api_pc_privileges(struct api_pc *pc, yajl_val obj, const char *key,
 		const char *s = json_str(json_at(a, i));
 		size_t m;
 
-		if (s == NULL || privilege_ok(s))
+		if (s == NULL || bad_text(json_at(a, i)) || privilege_ok(s))
 			continue;	/* wrong types are reported already */
 		m = api_pc_push_index(pc, i);
 		api_pc_err(pc, NULL, "must be a privilege keyword (letters, '_' "
@@ -908,12 +1054,14 @@ api_pc_type_meta(struct api_pc *pc, yajl_val obj, enum api_kind kind)
 	v = api_member(obj, "kind");
 	if (v != NULL && !YAJL_IS_STRING(v))
 		api_pc_err(pc, "kind", "must be a string");
-	else if (v != NULL && strcmp(v->u.string, api_kind_name(kind)) != 0)
+	else if (v != NULL && (bad_text(v) ||
+	    strcmp(v->u.string, api_kind_name(kind)) != 0))
 		api_pc_err(pc, "kind", "must be %s", api_kind_name(kind));
 	v = api_member(obj, "apiVersion");
 	if (v != NULL && !YAJL_IS_STRING(v))
 		api_pc_err(pc, "apiVersion", "must be a string");
-	else if (v != NULL && strcmp(v->u.string, API_GROUP_VERSION) != 0)
+	else if (v != NULL && (bad_text(v) ||
+	    strcmp(v->u.string, API_GROUP_VERSION) != 0))
 		api_pc_err(pc, "apiVersion", "must be " API_GROUP_VERSION);
 }
 
@@ -1005,7 +1153,8 @@ pc_identity(struct api_pc *pc, yajl_val md, struct api_meta *out)
 	for (i = 0; i < 4; i++) {
 		yajl_val v = api_member(md, keys[i]);
 
-		src[i] = v != NULL && YAJL_IS_STRING(v) ? v->u.string : NULL;
+		src[i] = v != NULL && YAJL_IS_STRING(v) && !bad_text(v) ?
+		    v->u.string : NULL;
 		if (v != NULL && src[i] == NULL)
 			api_pc_err(pc, keys[i], "must be a string");
 	}

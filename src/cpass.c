@@ -207,7 +207,7 @@ take_rv(struct cpass *p, struct kreq *req)
 		p->rv = xstrdup(rv);
 	}
 	if (doc)
-		yajl_tree_free(doc);
+		json_free(doc);
 }
 
 static void

@@ -201,7 +201,7 @@ grants_read(const struct api_meta *md,
 	if ((v = json_parse(text, strlen(text), err, errlen)) == NULL)
 		return -1;
 	rc = read(v, set, err, errlen);
-	yajl_tree_free(v);
+	json_free(v);
 	return rc;
 }
 

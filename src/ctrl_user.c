@@ -358,7 +358,7 @@ secret_written(struct kreq *req, void *arg)
 	rv = json_gets(doc, "metadata.resourceVersion");
 	if (rv == NULL || *rv == '\0') {
 		if (doc)
-			yajl_tree_free(doc);
+			json_free(doc);
 		cpass_run_failed(&u->p, "write the credentials Secret",
 		    "the answer has no resourceVersion");
 		return;
@@ -366,7 +366,7 @@ secret_written(struct kreq *req, void *arg)
 	if (u->source == NULL)
 		u->source = secret_source(u->p.t->namespace, u->secret_name,
 		    rv);
-	yajl_tree_free(doc);
+	json_free(doc);
 	ksecret_forget(instances_secrets(u->p.cx->instances),
 	    u->p.t->namespace, u->secret_name);
 	log_info("credentials secret written", "namespace", u->p.t->namespace,
@@ -531,7 +531,7 @@ secret_read(struct kreq *req, void *arg)
 			return;
 		}
 		secret_reconcile(u, doc);
-		yajl_tree_free(doc);
+		json_free(doc);
 		return;
 	case KW_NOT_FOUND:
 		secret_reconcile(u, NULL);
@@ -1003,7 +1003,7 @@ del_secret_read(struct kreq *req, void *arg)
 		api_pc_meta(&pc, doc, &hm);
 	api_errs_release(&errs);
 	if (doc)
-		yajl_tree_free(doc);
+		json_free(doc);
 	owner = api_meta_controller(&hm);
 	if (hm.uid == NULL || owner == NULL ||
 	    strcmp0(owner->uid, cobj_meta(c)->uid) ||

@@ -17,9 +17,20 @@
 #include "util.h"
 
 /* Parses len bytes of text (need not be NUL-terminated). Returns a tree the
- * caller frees with json_free(), or NULL with a message in err. */
+ * caller frees with json_free() (never yajl_tree_free()), or NULL with a
+ * message in err. The nodes are yajl's public ones; every string value
+ * and key also carries its decoded length and a text check, so that an
+ * escaped NUL ("a\u0000b") or invalid UTF-8 is seen, not silently cut. */
 yajl_val json_parse(const char *text, size_t len, char *err, size_t errlen);
-#define json_free(v) yajl_tree_free(v)
+void json_free(yajl_val v);
+
+/* The text check of a string node made by json_parse() (TEXT_OK for NULL
+ * or a node of another type); its decoded length in *len when not NULL.
+ * A string that is not TEXT_OK reads shorter as a C string than it is:
+ * never act on it. */
+enum text_check json_str_check(yajl_val v, size_t *len);
+/* The same for the i-th key of an object. */
+enum text_check json_key_check(yajl_val obj, size_t i);
 
 /* Walks object keys: json_get(v, "metadata", "name", NULL). */
 yajl_val json_get(yajl_val v, ...);

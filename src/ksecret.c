@@ -314,7 +314,7 @@ get_done(struct kreq *q, void *arg)
 			break;
 		}
 		s = secret_from_json(obj, r->ns, r->name, &err);
-		yajl_tree_free(obj);
+		json_free(obj);
 		break;
 	case KW_NOT_FOUND:
 		err.code = KSECRET_ENOTFOUND;

@@ -310,3 +310,67 @@ sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 	    n != SHA256_LEN)
 		die_oom();
 }
+
+enum text_check
+text_check(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	enum text_check bad = TEXT_OK;
+
+	while (p < end) {
+		unsigned c = *p, cp, need, i;
+
+		if (c == 0)
+			return TEXT_NUL;	/* the worse of the two: report it */
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			bad = TEXT_BAD_UTF8;
+			p++;
+			continue;
+		}
+		if ((size_t)(end - p) <= need) {
+			bad = TEXT_BAD_UTF8;
+			p++;
+			continue;
+		}
+		for (i = 1; i <= need; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (i <= need || (need == 2 && cp < 0x800) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			bad = TEXT_BAD_UTF8;
+			p++;
+			continue;
+		}
+		p += need + 1;
+	}
+	return bad;
+}
+
+const char *
+text_check_msg(enum text_check c)
+{
+	switch (c) {
+	case TEXT_NUL:
+		return "contains a NUL byte";
+	case TEXT_BAD_UTF8:
+		return "is not valid UTF-8";
+	default:
+		return "";
+	}
+}

@@ -84,6 +84,17 @@ void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 double dbl_round(double x);
 double dbl_ceil(double x);
 
+/*
+ * Text as dbprovd accepts it in names, passwords and every other string it
+ * acts on: n bytes of well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF) with no NUL byte. A string that fails this is
+ * refused, never truncated or repaired.
+ */
+enum text_check { TEXT_OK, TEXT_NUL, TEXT_BAD_UTF8 };
+enum text_check text_check(const char *s, size_t n);
+/* The refusal in words ("contains a NUL byte", ...); "" for TEXT_OK. */
+const char *text_check_msg(enum text_check c);
+
 DBP_NORETURN void die_oom(void);
 
 #endif
