@@ -108,6 +108,16 @@ struct status_write {
 	char *summary;
 };
 
+void
+ctrl_own_write(struct rtask *t, struct kreq *r)
+{
+	yajl_val doc = json_parse(buf_cstr(&r->body), r->body.len, NULL, 0);
+
+	rtask_wrote(t, json_gets(doc, "metadata.resourceVersion"));
+	if (doc)
+		json_free(doc);
+}
+
 static void
 status_done(struct kreq *r, void *arg)
 {
@@ -117,6 +127,7 @@ status_done(struct kreq *r, void *arg)
 
 	switch (kwrite_classify(r)) {
 	case KW_OK:
+		ctrl_own_write(t, r);
 		log_info("status updated", "controller", t->def->name,
 		    "namespace", t->namespace, "name", t->name, "status",
 		    sw->summary);

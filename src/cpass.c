@@ -205,6 +205,7 @@ take_rv(struct cpass *p, struct kreq *req)
 	if (rv && *rv) {
 		free(p->rv);
 		p->rv = xstrdup(rv);
+		rtask_wrote(p->t, rv);
 	}
 	if (doc)
 		json_free(doc);
@@ -452,7 +453,7 @@ got_conn(struct pool_conn *pc, const struct instances_err *err, void *arg)
 	p->wait = NULL;
 	if (pc == NULL) {
 		if (err->code == INSTANCES_ESECRET)
-			p->reason = "SecretNotFound";
+			p->reason = ksecret_reason(err->secret);
 		else if (err->code == INSTANCES_ETLS)
 			p->reason = "TLSConfigInvalid";
 		cpass_run_failed(p, "connect", err->msg);
@@ -580,10 +581,24 @@ static void
 my_done(struct myconn *conn, const struct myconn_result *res, void *arg)
 {
 	struct answer a;
+	char msg[160];
+	int col;
 
 	(void)conn;
 	memset(&a, 0, sizeof(a));
 	a.ok = res->err.code == MYCONN_OK;
+	if (a.ok && (col = myconn_res_nul_column(res)) >= 0) {
+		/* Never act on a name cut short at a NUL byte. */
+		snprintf(msg, sizeof(msg), "the server returned a value with "
+		    "a NUL byte in column %s",
+		    myconn_res_colname(res, col) ? myconn_res_colname(res,
+		    col) : "?");
+		a.ok = false;
+		a.sqlstate = "";
+		a.msg = msg;
+		on_answer(arg, &a);
+		return;
+	}
 	a.server_error = res->err.code == MYCONN_ESERVER;
 	a.sqlstate = res->err.sqlstate;
 	a.server_errno = res->err.server_errno;
@@ -786,7 +801,14 @@ cpass_apply(struct cpass *p, const struct cobj *c, const char *creating_msg)
 		log_info("repairing drift", "controller", p->t->def->name,
 		    "namespace", md->ns, "name", md->name, "step",
 		    p->plan.v[0].desc ? p->plan.v[0].desc : "");
-	if (p->exists) {
+	/*
+	 * Creating is written when the object starts being created, not
+	 * before every attempt: a retry of a generation that failed goes
+	 * straight to work, so an object that cannot succeed does not flip
+	 * its status Creating <-> Failed on each retry.
+	 */
+	if (p->exists || (status_phase(p, was) == API_PHASE_FAILED &&
+	    gen == md->generation)) {
 		cpass_run_plan(p);
 		return true;
 	}

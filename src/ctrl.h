@@ -77,6 +77,10 @@ void ctrl_emit(struct cctx *cx, const struct cobj *c, enum event_type type,
  * invalid spec, withdrawn when fixed. Ends the task. */
 void ctrl_validate(struct rtask *t);
 
+/* After a successful write of the task's own status or annotations: the
+ * version it made will not queue the object again (rtask_wrote). */
+void ctrl_own_write(struct rtask *t, struct kreq *r);
+
 /* Adds (add) or removes the kind's finalizer with a JSON patch that tests
  * the list as cached. done runs once with the outcome (KW_OK also when
  * nothing had to change). */

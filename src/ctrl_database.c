@@ -237,6 +237,31 @@ remove_finalizer(struct dbrun *r)
 	cpass_remove_finalizer(&r->p);
 }
 
+/*
+ * status.database.sizeBytes follows the size with some hysteresis: it is
+ * rewritten when the size moved by at least 1 MiB and 1%. A database's
+ * size drifts by a few pages all the time (the relation cache file our
+ * own connection creates is one), and a status write for each would be
+ * a write on every pass, and after every restart, for an object in
+ * sync. The exact figure is the dbops_database_size_bytes gauge.
+ */
+#define SIZE_SLACK_MIN	(1024 * 1024)
+
+static int64_t
+status_size(const struct api_database_status *was, int64_t size)
+{
+	int64_t old = was->database.set ? was->database.size_bytes : -1;
+	int64_t d, slack;
+
+	if (size <= 0)
+		return 0;
+	if (old <= 0)
+		return size;
+	d = size > old ? size - old : old - size;
+	slack = old / 100 > SIZE_SLACK_MIN ? old / 100 : SIZE_SLACK_MIN;
+	return d < slack ? old : size;
+}
+
 static void
 success_status(struct dbrun *r)
 {
@@ -265,7 +290,7 @@ success_status(struct dbrun *r)
 	st.database.set = true;
 	st.database.name = r->p.name;
 	st.database.owner = r->obs.owner;
-	st.database.size_bytes = r->size > 0 ? r->size : 0;
+	st.database.size_bytes = status_size(&db->status, r->size);
 	if (r->p.created)
 		st.database.created_at = now;
 	if (r->p.engine == API_ENGINE_MYSQL) {
@@ -383,7 +408,7 @@ plan_stage(struct dbrun *r)
 		}
 		/* Our own idle connections to the database would make the
 		 * DROP fail ("being accessed by other users"). */
-		instances_close_idle(p->cx->instances, p->inst_key);
+		instances_close_idle(p->cx->instances, p->inst_key, p->name);
 		cpass_run_plan(p);
 		return;
 	}

@@ -104,6 +104,8 @@ write_done(struct kreq *r, void *arg)
 	ck->write = NULL;
 	switch (kwrite_classify(r)) {
 	case KW_OK:
+		ctrl_own_write(t, r);
+		break;
 	case KW_NOT_FOUND:
 		break;
 	case KW_CONFLICT:
@@ -180,11 +182,11 @@ finish(struct icheck *ck, const struct cobj *c, const struct istatus *st,
 }
 
 static const char *
-failure_reason(enum instances_errcode code)
+failure_reason(const struct instances_err *err)
 {
-	switch (code) {
+	switch (err->code) {
 	case INSTANCES_ESECRET:
-		return "SecretNotFound";
+		return ksecret_reason(err->secret);
 	case INSTANCES_ETLS:
 		return "TLSConfigInvalid";
 	case INSTANCES_EUNSUPPORTED:
@@ -278,7 +280,7 @@ check_done(struct icheck *ck, const char *version_str,
 		    md->generation, inow);
 		res = periodic ? RRESULT_REQUEUE : RRESULT_DONE;
 	} else {
-		const char *reason = failure_reason(err->code);
+		const char *reason = failure_reason(err);
 
 		if (err->code == INSTANCES_ECONNECT)
 			metrics_connection_attempt(md->name, engine, false,

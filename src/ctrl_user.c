@@ -435,7 +435,9 @@ secret_reconcile(struct urun *u, yajl_val have)
 			    "password", NULL));
 
 			pw = b ? ksecret_b64decode(b, strlen(b), &n) : NULL;
-			if (pw && n > 0 && strlen(pw) == n) {
+			/* Unusable as a password (hand-edited): a new one
+			 * is generated. */
+			if (pw && n > 0 && text_check(pw, n) == TEXT_OK) {
 				u->password = pw;
 				u->rotated_at = have_rotated ? have_rotated :
 				    hm.creation_timestamp;
@@ -570,20 +572,14 @@ existing_read(const struct ksecret *s, const struct ksecret_err *e, void *arg)
 	}
 	ref = &typed(c)->spec.existing_password_secret;
 	if (e == NULL) {
-		pw = ksecret_require(s, ref->key, &n, &kerr);
+		pw = ksecret_require_text(s, ref->key, &n, &kerr);
 		e = pw ? NULL : &kerr;
-		if (pw && (n == 0 || strlen(pw) != n)) {
-			snprintf(kerr.msg, sizeof(kerr.msg), "key %s of secret "
-			    "%s/%s is empty or holds a NUL byte", ref->key,
-			    ksecret_namespace(s), ksecret_name(s));
-			e = &kerr;
-		}
 	}
 	if (e != NULL) {
 		snprintf(msg, sizeof(msg), "spec.existingPasswordSecret: %s",
 		    e->msg);
-		cpass_fail(&u->p, API_PHASE_FAILED, "SecretNotFound", msg,
-		    RRESULT_FAILED, 0);
+		cpass_fail(&u->p, API_PHASE_FAILED, ksecret_reason(e->code),
+		    msg, RRESULT_FAILED, 0);
 		return;
 	}
 	set_password(u, pw);

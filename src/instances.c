@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ instances_errcode_name(enum instances_errcode c)
 /* One server the pool has parameters for. */
 struct inst {
 	char *key;
-	long long generation;	/* of the spec the parameters came from */
+	uint64_t spec_fp;	/* ispec_fingerprint() of the spec used */
 	char *cred_rv;		/* resourceVersion of the admin Secret */
 	char *tls_rv;		/* of the TLS Secret; "" when none */
 	struct pgtls *tls;	/* one per instance and TLS Secret version */
@@ -66,7 +67,6 @@ struct instances {
 /* What an acquire needs from the spec, copied. */
 struct ispec {
 	enum api_engine engine;
-	long long generation;
 	char *host;
 	int port;
 	char *database;
@@ -198,7 +198,6 @@ ispec_from(struct ispec *s, const struct api_instance *in,
 
 	memset(s, 0, sizeof(*s));
 	s->engine = sp->engine;
-	s->generation = in->meta.generation;
 	if (sp->engine != API_ENGINE_POSTGRES &&
 	    sp->engine != API_ENGINE_MYSQL) {
 		err->code = INSTANCES_EUNSUPPORTED;
@@ -275,10 +274,10 @@ inst_free(struct inst *in)
 }
 
 void
-instances_close_idle(struct instances *r, const char *key)
+instances_close_idle(struct instances *r, const char *key, const char *dbname)
 {
-	pool_drop_instance(r->pool, key);
-	pool_drop_instance(r->mypool, key);
+	pool_close_idle_db(r->pool, key, dbname);
+	pool_close_idle_db(r->mypool, key, dbname);
 }
 
 void
@@ -365,6 +364,64 @@ pool_got(struct pool_conn *pc, const char *err, void *arg)
 	cb(pc, NULL, cbarg);
 }
 
+static void
+fp_str(uint64_t *h, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	/* FNV-1a; the NUL ends each field, and a NULL differs from "". */
+	*h ^= s ? 1 : 2;
+	*h *= 0x100000001b3ULL;
+	do {
+		*h ^= *p;
+		*h *= 0x100000001b3ULL;
+	} while (*p++ != '\0');
+}
+
+static void
+fp_num(uint64_t *h, double v)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%.17g", v);
+	fp_str(h, b);
+}
+
+/*
+ * What the connections of an instance depend on. The entry (and every
+ * connection of the instance) is replaced when it changes, and only then:
+ * not on every new generation, since a generation also changes when
+ * only a health-check interval changes, or when the instance is marked
+ * for deletion -- and its dependents still need it then, to clean up.
+ */
+static uint64_t
+ispec_fingerprint(const struct ispec *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	fp_num(&h, s->engine);
+	fp_str(&h, s->host);
+	fp_num(&h, s->port);
+	fp_str(&h, s->database);
+	fp_str(&h, s->cred_ns);
+	fp_str(&h, s->cred_name);
+	fp_str(&h, s->user_key);
+	fp_str(&h, s->pass_key);
+	fp_num(&h, s->tls_enabled);
+	fp_str(&h, s->tls_ns);
+	fp_str(&h, s->tls_name);
+	fp_str(&h, s->ca_key);
+	fp_str(&h, s->cert_key);
+	fp_str(&h, s->key_key);
+	fp_num(&h, s->sslmode);
+	fp_num(&h, s->connect_timeout);
+	fp_str(&h, s->app_name);
+	fp_num(&h, s->my_tls);
+	fp_str(&h, s->charset);
+	fp_num(&h, s->query_timeout);
+	return h;
+}
+
 /* Both Secrets read: bring the registry entry up to date and ask the
  * pool. tls_rv is "" without TLS Secret; pem holds its material. */
 static void
@@ -375,9 +432,11 @@ wait_connect(struct instances_wait *w, const char *tls_rv,
 	struct inst **pp = inst_find(r, w->key), *in;
 	struct pgconn_params p;
 	char err[256];
+	uint64_t fp;
 
 	in = pp ? *pp : NULL;
-	if (in && (in->generation != w->sp.generation ||
+	fp = ispec_fingerprint(&w->sp);
+	if (in && (in->spec_fp != fp ||
 	    !streq(in->cred_rv, w->cred_rv) || !streq(in->tls_rv, tls_rv))) {
 		log_info("instance parameters changed, dropping its connections",
 		    "instance", w->key);
@@ -400,7 +459,7 @@ wait_connect(struct instances_wait *w, const char *tls_rv,
 		}
 		in = xcalloc(1, sizeof(*in));
 		in->key = xstrdup(w->key);
-		in->generation = w->sp.generation;
+		in->spec_fp = fp;
 		in->cred_rv = xstrdup(w->cred_rv);
 		in->tls_rv = xstrdup(tls_rv);
 		in->tls = tls;
@@ -450,6 +509,7 @@ static void
 secret_failed(struct instances_wait *w, const struct ksecret_err *err)
 {
 	w->err.code = INSTANCES_ESECRET;
+	w->err.secret = err->code;
 	snprintf(w->err.msg, sizeof(w->err.msg), "%s", err->msg);
 	wait_fail_now(w);
 }
@@ -486,8 +546,9 @@ cred_got(const struct ksecret *s, const struct ksecret_err *err, void *arg)
 		return;
 	}
 	memset(&kerr, 0, sizeof(kerr));
-	user = ksecret_require(s, w->sp.user_key, NULL, &kerr);
-	pw = user ? ksecret_require(s, w->sp.pass_key, NULL, &kerr) : NULL;
+	user = ksecret_require_text(s, w->sp.user_key, NULL, &kerr);
+	pw = user ? ksecret_require_text(s, w->sp.pass_key, NULL, &kerr) :
+	    NULL;
 	if (user == NULL || pw == NULL) {
 		secret_failed(w, &kerr);
 		return;

@@ -39,6 +39,7 @@
 #include <ev.h>
 
 #include "api.h"
+#include "ksecret.h"
 #include "util.h"
 
 struct api_instance;
@@ -67,6 +68,7 @@ const char *instances_errcode_name(enum instances_errcode c);
 
 struct instances_err {
 	enum instances_errcode code;
+	enum ksecret_errcode secret;	/* with INSTANCES_ESECRET: why */
 	char msg[INSTANCES_ERR_LEN];
 };
 
@@ -105,10 +107,11 @@ void instances_release(struct instances *r, struct pool_conn *pc,
 /* The instance is gone: closes its connections, forgets its parameters
  * and TLS files. */
 void instances_forget(struct instances *r, const char *inst_key);
-/* Closes the instance's idle pooled connections (those in use are closed
- * when released), keeping what is known about the instance: for example
+/* Closes the instance's idle pooled connections to database dbname,
+ * keeping everything else (parameters, other connections, waiters):
  * before dropping a database the pool may still be connected to. */
-void instances_close_idle(struct instances *r, const char *inst_key);
+void instances_close_idle(struct instances *r, const char *inst_key,
+    const char *dbname);
 
 /* The shared pool (stats, tests). */
 struct pool *instances_pool(struct instances *r);

@@ -13,6 +13,7 @@
 #include "ksecret.h"
 #include "kwrite.h"
 #include "log.h"
+#include "util.h"
 
 struct ksecret_kv {
 	char *key;
@@ -457,6 +458,42 @@ ksecret_require(const struct ksecret *s, const char *key, size_t *len,
 		    "key %s not found in secret %s/%s", key, s->ns, s->name);
 	}
 	return v;
+}
+
+const char *
+ksecret_require_text(const struct ksecret *s, const char *key, size_t *len,
+    struct ksecret_err *err)
+{
+	size_t n;
+	const char *v = ksecret_require(s, key, &n, err);
+	enum text_check tc;
+
+	if (len)
+		*len = n;
+	if (v == NULL)
+		return NULL;
+	tc = text_check(v, n);
+	if (n > 0 && tc == TEXT_OK)
+		return v;
+	err->code = KSECRET_EINVALID;
+	snprintf(err->msg, sizeof(err->msg), "key %s of secret %s/%s %s", key,
+	    s->ns, s->name, n == 0 ? "is empty" : text_check_msg(tc));
+	return NULL;
+}
+
+const char *
+ksecret_reason(enum ksecret_errcode code)
+{
+	switch (code) {
+	case KSECRET_ENOTFOUND:
+		return "SecretNotFound";
+	case KSECRET_EFORBIDDEN:
+		return "SecretForbidden";
+	case KSECRET_EINVALID:
+		return "SecretInvalid";
+	default:
+		return "SecretReadFailed";
+	}
 }
 
 const char *

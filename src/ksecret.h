@@ -41,6 +41,7 @@ enum ksecret_errcode {
 	KSECRET_ENOTFOUND,	/* 404, or a key missing (ksecret_require) */
 	KSECRET_EFORBIDDEN,	/* 401/403 */
 	KSECRET_EFAILED,	/* transport, 5xx, unparsable answer */
+	KSECRET_EINVALID,	/* a value unusable as text (ksecret_require_text) */
 };
 
 struct ksecret_err {
@@ -75,6 +76,16 @@ const char *ksecret_value(const struct ksecret *s, const char *key,
  * "key K not found in secret ns/name") and returns NULL. */
 const char *ksecret_require(const struct ksecret *s, const char *key,
     size_t *len, struct ksecret_err *err);
+/* Like ksecret_require(), for a value that becomes a name or a password:
+ * an empty value, a NUL byte or bytes that are not UTF-8 fill err (code
+ * EINVALID, naming the key, never showing the value). */
+const char *ksecret_require_text(const struct ksecret *s, const char *key,
+    size_t *len, struct ksecret_err *err);
+/* The condition reason for a failure to use a Secret: SecretNotFound
+ * (404 or a missing key), SecretForbidden, SecretInvalid, or
+ * SecretReadFailed (the API server did not answer usefully: a 5xx, a
+ * transport error). */
+const char *ksecret_reason(enum ksecret_errcode code);
 const char *ksecret_namespace(const struct ksecret *s);
 const char *ksecret_name(const struct ksecret *s);
 const char *ksecret_resource_version(const struct ksecret *s);

@@ -13,11 +13,25 @@
 
 #include "khttp.h"
 #include "log.h"
+#include "map.h"
 #include "mgr.h"
 #include "queue.h"
 
 #define MGR_MAX_CTRLS		16
 #define MGR_START_BATCH		64	/* tasks started per kick */
+#define MGR_OWN_RVS		4	/* own writes remembered per object */
+
+/*
+ * The resourceVersions our own status and annotation writes produced for
+ * one object, until their watch events come back. Such an event changes
+ * nothing the reconcile has not seen already, so it does not queue the
+ * object again: without this a pass that fails and writes its status
+ * would run again at once, bypassing its backoff.
+ */
+struct own_rvs {
+	char *rv[MGR_OWN_RVS];
+	unsigned next;
+};
 
 struct mctrl {
 	struct ctrl_def def;
@@ -52,6 +66,7 @@ struct mgr {
 	void *stop_arg;
 	struct mgr_stats stats;
 	struct mgr_hooks hooks;
+	struct map own;		/* object key -> struct own_rvs */
 };
 
 static void mgr_schedule(struct mgr *m);
@@ -88,6 +103,89 @@ enqueue_obj(struct mctrl *c, const struct kobj *o)
 	mgr_schedule(c->mgr);
 }
 
+/* ---- our own writes ----------------------------------------------------------- */
+
+static char *
+own_key(const struct mctrl *c, const char *ns, const char *name)
+{
+	return xasprintf("%d/%s/%s", c->index, ns ? ns : "", name);
+}
+
+static void
+own_free(void *v)
+{
+	struct own_rvs *o = v;
+	size_t i;
+
+	for (i = 0; i < MGR_OWN_RVS; i++)
+		free(o->rv[i]);
+	free(o);
+}
+
+/* True (and forgets it) when o is a version one of our writes made. */
+static bool
+own_seen(struct mctrl *c, const struct kobj *o)
+{
+	char *key;
+	struct own_rvs *own;
+	bool found = false;
+	size_t i, left = 0;
+
+	if (c->mgr->own.len == 0 || o->resource_version == NULL)
+		return false;
+	key = own_key(c, o->namespace, o->name);
+	own = map_get(&c->mgr->own, key);
+	if (own != NULL) {
+		for (i = 0; i < MGR_OWN_RVS; i++) {
+			if (own->rv[i] && strcmp(own->rv[i],
+			    o->resource_version) == 0) {
+				free(own->rv[i]);
+				own->rv[i] = NULL;
+				found = true;
+			}
+			left += own->rv[i] != NULL;
+		}
+		if (left == 0)
+			own_free(map_del(&c->mgr->own, key));
+	}
+	free(key);
+	return found;
+}
+
+static void
+own_forget(struct mctrl *c, const struct kobj *o)
+{
+	char *key;
+	struct own_rvs *own;
+
+	if (c->mgr->own.len == 0)
+		return;
+	key = own_key(c, o->namespace, o->name);
+	if ((own = map_del(&c->mgr->own, key)) != NULL)
+		own_free(own);
+	free(key);
+}
+
+void
+rtask_wrote(struct rtask *t, const char *rv)
+{
+	struct mctrl *c = container_of(t->def, struct mctrl, def);
+	struct own_rvs *own;
+	char *key;
+
+	if (rv == NULL || *rv == '\0')
+		return;
+	key = own_key(c, t->namespace, t->name);
+	if ((own = map_get(&t->mgr->own, key)) == NULL) {
+		own = xcalloc(1, sizeof(*own));
+		map_put(&t->mgr->own, key, own);
+	}
+	free(key);
+	free(own->rv[own->next]);
+	own->rv[own->next] = xstrdup(rv);
+	own->next = (own->next + 1) % MGR_OWN_RVS;
+}
+
 /* ---- informer handlers ----------------------------------------------------- */
 
 static void
@@ -100,12 +198,18 @@ static void
 h_update(const struct kobj *old, const struct kobj *o, void *arg)
 {
 	/* Every change matters: spec (generation), metadata (finalizers,
-	 * deletionTimestamp, annotations) and status written by others. Our
-	 * own status writes come back too; reconciles are idempotent and
-	 * write nothing the second time, so this settles. */
+	 * deletionTimestamp, annotations) and status written by others.
+	 * The versions our own status and annotation writes made do not
+	 * queue the object again (see struct own_rvs); the objects that
+	 * wait for this one still hear of them through changed(). */
 	struct mctrl *c = arg;
 
-	enqueue_obj(c, o);
+	if (own_seen(c, o))
+		log_debug("own write seen", "controller", c->def.name,
+		    "namespace", o->namespace, "name", o->name,
+		    "resourceVersion", o->resource_version);
+	else
+		enqueue_obj(c, o);
 	if (c->def.changed)
 		c->def.changed(old, o, c->def.arg);
 }
@@ -113,6 +217,7 @@ h_update(const struct kobj *old, const struct kobj *o, void *arg)
 static void
 h_delete(const struct kobj *o, void *arg)
 {
+	own_forget(arg, o);
 	enqueue_obj(arg, o);
 }
 
@@ -122,6 +227,8 @@ h_synced(void *arg)
 	struct mctrl *c = arg;
 
 	log_debug("controller cache synced", "controller", c->def.name);
+	/* Keys queued while the caches filled can run once all are full. */
+	mgr_schedule(c->mgr);
 }
 
 static void *
@@ -201,6 +308,14 @@ kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	/*
+	 * No reconcile starts before every cache has listed once (what
+	 * /readyz reports): a reference missing from a cache that is still
+	 * filling is not a missing object. Keys wait in the queue meanwhile;
+	 * h_synced() kicks again.
+	 */
+	if (!mgr_synced(m))
+		return;
 	while (n < MGR_START_BATCH && !m->stopping &&
 	    (k = queue_pop(&m->q, ev_now(m->loop))) != NULL) {
 		start_task(m, k);
@@ -340,6 +455,7 @@ mgr_new(struct ev_loop *loop, struct khttp *http, const struct mgr_config *cfg)
 	m->namespace = cfg->namespace && *cfg->namespace ? xstrdup(cfg->namespace) : NULL;
 	m->resync_period = cfg->resync_period;
 	queue_init(&m->q, cfg->max_concurrent ? cfg->max_concurrent : 1);
+	map_init(&m->own);
 	ev_timer_init(&m->kick, kick_cb, 0., 0.);
 	ev_timer_init(&m->wake, wake_cb, 0., 0.);
 	ev_timer_init(&m->resync, resync_cb, 0., 0.);
@@ -465,6 +581,7 @@ mgr_free(struct mgr *m)
 		free(m->ctrls[i]);
 	}
 	queue_release(&m->q);
+	map_release(&m->own, own_free);
 	ev_timer_stop(m->loop, &m->kick);
 	ev_timer_stop(m->loop, &m->wake);
 	ev_timer_stop(m->loop, &m->resync);

@@ -96,6 +96,10 @@ void mgr_enqueue(struct mgr *m, const char *ctrl, const char *ns,
 
 /* The current cached object of the task's key (NULL when gone). */
 const struct kobj *rtask_object(struct rtask *t);
+/* Records that the task's write of its own object's status or annotations
+ * made version rv: the watch event of that version will not queue the
+ * object again. Not for writes the next pass must follow (finalizers). */
+void rtask_wrote(struct rtask *t, const char *rv);
 /* Ends a task; delay is used with RRESULT_REQUEUE. t is freed. */
 void rtask_done(struct rtask *t, enum rresult res, double delay);
 

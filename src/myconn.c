@@ -488,6 +488,27 @@ myconn_res_value(const struct myconn_result *r, int row, int col)
 	return m->rows[row][col];
 }
 
+int
+myconn_res_nul_column(const struct myconn_result *r)
+{
+	const struct myres *m = r->priv;
+	int row, col;
+
+	if (m == NULL)
+		return -1;
+	for (row = 0; row < m->nrows; row++)
+		for (col = 0; col < m->ncols; col++) {
+			const char *v = m->rows[row][col];
+
+			/* charset 63 is "binary": hashes may hold NULs */
+			if (v != NULL && m->fields[col].charsetnr != 63 &&
+			    strlen(v) != m->lens[(size_t)row *
+			    (size_t)m->ncols + (size_t)col])
+				return col;
+		}
+	return -1;
+}
+
 size_t
 myconn_res_len(const struct myconn_result *r, int row, int col)
 {

@@ -224,6 +224,10 @@ const char *myconn_res_colname(const struct myconn_result *r, int col);
 const char *myconn_res_value(const struct myconn_result *r, int row,
     int col);
 size_t myconn_res_len(const struct myconn_result *r, int row, int col);
+/* The first text column (not a binary one) holding a value with a NUL
+ * byte, or -1. Such a value would be cut short as a C string: names read
+ * back from the server must not be. */
+int myconn_res_nul_column(const struct myconn_result *r);
 
 /* Connect outcome: err is NULL on success (state READY). */
 typedef void (*myconn_connect_fn)(struct myconn *c,

@@ -726,6 +726,22 @@ pool_drop_instance(struct pool *p, const char *instance)
 	mark_dirty(in);
 }
 
+void
+pool_close_idle_db(struct pool *p, const char *instance, const char *dbname)
+{
+	struct pool_inst *in = inst_get(p, instance, false);
+	struct pool_conn *pc, *next;
+
+	if (in == NULL)
+		return;
+	for (pc = in->slots; pc != NULL; pc = next) {
+		next = pc->next;
+		if (pc->state != SLOT_BUSY && strcmp(pc->dbname, dbname) == 0)
+			slot_close(pc, CLOSE_IDLE);
+	}
+	mark_dirty(in);
+}
+
 struct pool *
 pool_conn_pool(const struct pool_conn *pc)
 {

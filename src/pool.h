@@ -128,6 +128,12 @@ void pool_release(struct pool *p, struct pool_conn *pc, bool broken);
  * fails its waiters, forgets its parameters and backoff. For a spec or
  * credentials change. */
 void pool_drop_instance(struct pool *p, const char *instance);
+/* Closes the instance's idle connections to database dbname, and only
+ * those: the parameters, the other databases' connections and the
+ * waiters are left alone (before a DROP DATABASE, which our own idle
+ * sessions would block). */
+void pool_close_idle_db(struct pool *p, const char *instance,
+    const char *dbname);
 
 /* The engine's connection of a borrowed pool_conn. */
 void *pool_conn_get(const struct pool_conn *pc);

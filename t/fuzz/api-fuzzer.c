@@ -4,6 +4,10 @@
  * its contract (rc -1 exactly when errors were reported, one-line error
  * text), the status must survive write -> parse -> write unchanged, every
  * engine check must run, and everything must be released (LeakSanitizer).
+ * Strings keep their length: every string and key of the tree reads as
+ * long as it decoded unless the tree marks it as holding a NUL, and a
+ * document with a NUL byte or invalid UTF-8 anywhere in its spec or its
+ * identity is refused by every kind's parser (never used cut short).
  *
  * Built with `./configure --enable-fuzzing CC=clang` as t/fuzz/api-fuzzer;
  * t/unit/api_fuzz_replay.t links the same function to replay the corpus
@@ -78,7 +82,7 @@ wrap_status(const char *kind, const char *status)
 /* One function per kind; `engine` says whether the kind has a
  * _check_engine function. */
 #define FUZZ_KIND(k, has_engine)					\
-static void								\
+static int								\
 fuzz_##k(yajl_val v)							\
 {									\
 	struct api_##k a, b;						\
@@ -86,10 +90,10 @@ fuzz_##k(yajl_val v)							\
 	struct jw w;							\
 	char *s1, *s2;							\
 	yajl_val again;							\
-	int rc, eng;							\
+	int rc, rc0, eng;						\
 									\
 	api_errs_init(&e);						\
-	rc = api_##k##_parse(v, &a, &e);				\
+	rc0 = rc = api_##k##_parse(v, &a, &e);				\
 	check_errs(#k, rc, &e);						\
 	api_errs_release(&e);						\
 	for (eng = 0; has_engine && eng < API_ENGINE__COUNT; eng++) {	\
@@ -111,6 +115,7 @@ fuzz_##k(yajl_val v)							\
 	json_free(again);						\
 	api_##k##_release(&b);						\
 	api_##k##_release(&a);						\
+	return rc0;							\
 }
 
 /* The instance has no engine check (its engine is its own). */
@@ -147,6 +152,90 @@ FUZZ_KIND(backup, 1)
 FUZZ_KIND(restore, 1)
 FUZZ_KIND(schedule, 1)
 
+
+/*
+ * Every string and key of the tree: its C string length equals its
+ * decoded length exactly when the tree does not flag a NUL. Returns
+ * whether any of them is flagged (NUL or invalid UTF-8).
+ */
+static bool
+walk_strings(yajl_val v, int depth)
+{
+	enum text_check tc;
+	bool bad = false;
+	size_t i, n;
+	const char *k;
+
+	if (v == NULL || depth > 300)
+		return false;
+	if (YAJL_IS_STRING(v)) {
+		tc = json_str_check(v, &n);
+		if ((strlen(json_str(v)) == n) != (tc != TEXT_NUL))
+			fail("tree", "a string's length and its NUL flag disagree");
+		return tc != TEXT_OK;
+	}
+	if (YAJL_IS_ARRAY(v)) {
+		for (i = 0; i < json_len(v); i++)
+			bad |= walk_strings(json_at(v, i), depth + 1);
+		return bad;
+	}
+	if (YAJL_IS_OBJECT(v)) {
+		for (i = 0; i < json_len(v); i++) {
+			k = json_key_at(v, i);
+			tc = json_key_check(v, i);
+			if (k == NULL)
+				fail("tree", "a key is NULL");
+			bad |= tc != TEXT_OK;
+			bad |= walk_strings(json_val_at(v, i), depth + 1);
+		}
+	}
+	return bad;
+}
+
+/* Bad text where every parser must see it: the spec, kind, apiVersion,
+ * metadata.name and metadata.namespace. */
+static bool
+bad_in_scope(yajl_val v)
+{
+	static const char *const ids[] = { "kind", "apiVersion",
+	    "metadata.name", "metadata.namespace" };
+	yajl_val s;
+	size_t i;
+
+	if (!YAJL_IS_OBJECT(v))
+		return false;
+	s = json_get(v, "spec", NULL);
+	if (s != NULL && walk_strings(s, 0))
+		return true;
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		s = json_getp(v, ids[i]);
+		if (YAJL_IS_STRING(s) && json_str_check(s, NULL) != TEXT_OK)
+			return true;
+	}
+	return false;
+}
+
+static void
+fuzz_all(yajl_val v)
+{
+	bool bad = bad_in_scope(v);
+	int rc[8];
+	size_t i;
+
+	rc[0] = fuzz_instance(v);
+	rc[1] = fuzz_database(v);
+	rc[2] = fuzz_user(v);
+	rc[3] = fuzz_role(v);
+	rc[4] = fuzz_grant(v);
+	rc[5] = fuzz_backup(v);
+	rc[6] = fuzz_restore(v);
+	rc[7] = fuzz_schedule(v);
+	for (i = 0; bad && i < 8; i++)
+		if (rc[i] != -1)
+			fail("text", "bad text in the spec or identity was "
+			    "accepted");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -158,28 +247,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = json_parse((const char *)data, size, err, sizeof(err));
 	if (v == NULL)
 		return 0;
-	fuzz_instance(v);
-	fuzz_database(v);
-	fuzz_user(v);
-	fuzz_role(v);
-	fuzz_grant(v);
-	fuzz_backup(v);
-	fuzz_restore(v);
-	fuzz_schedule(v);
+	walk_strings(v, 0);
+	fuzz_all(v);
 	/* A manifest usually names its spec; feed the spec's parent too so
 	 * list items and watch events ({"object": ...}) reach the parsers. */
-	if (json_get(v, "object", NULL) != NULL) {
-		yajl_val o = json_get(v, "object", NULL);
-
-		fuzz_instance(o);
-		fuzz_database(o);
-		fuzz_user(o);
-		fuzz_role(o);
-		fuzz_grant(o);
-		fuzz_backup(o);
-		fuzz_restore(o);
-		fuzz_schedule(o);
-	}
+	if (json_get(v, "object", NULL) != NULL)
+		fuzz_all(json_get(v, "object", NULL));
 	json_free(v);
 	return 0;
 }

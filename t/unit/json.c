@@ -55,6 +55,54 @@ main(void)
 	ok(v != NULL, "length bounds the input");
 	json_free(v);
 
+	/* Strings keep their decoded length and a text check. */
+	{
+		static const char d2[] = "{\"a\\u0000b\":\"x\\u0000y\","
+		    "\"ok\":\"caf\\u00e9 \\ud83d\\ude00\",\"lone\":\"\\udc00\","
+		    "\"raw\":\"\xff\",\"over\":\"\xc0\xaf\",\"sur\":\"\xed\xa0\x80\"}";
+		size_t n;
+
+		v = json_parse(d2, strlen(d2), err, sizeof(err));
+		ok(v != NULL, "escaped NULs, surrogates and bad bytes parse");
+		is_int(json_key_check(v, 0), TEXT_NUL, "a key with \\u0000 is flagged");
+		is_int(json_str_check(json_val_at(v, 0), &n), TEXT_NUL,
+		    "a value with \\u0000 is flagged");
+		is_int(n, 3, "and keeps its length (3, not 1)");
+		is_int(strlen(json_str(json_val_at(v, 0))), 1,
+		    "while it reads 1 byte long as a C string");
+		is_int(json_str_check(json_get(v, "ok", NULL), &n), TEXT_OK,
+		    "UTF-8 with a surrogate pair is fine");
+		is_int(n, 10, "decoded to 10 bytes");
+		is_int(json_str_check(json_get(v, "lone", NULL), NULL),
+		    TEXT_BAD_UTF8, "a lone surrogate escape is not UTF-8");
+		is_int(json_str_check(json_get(v, "raw", NULL), NULL),
+		    TEXT_BAD_UTF8, "a raw 0xff byte is not UTF-8");
+		is_int(json_str_check(json_get(v, "over", NULL), NULL),
+		    TEXT_BAD_UTF8, "an overlong form is not UTF-8");
+		is_int(json_str_check(json_get(v, "sur", NULL), NULL),
+		    TEXT_BAD_UTF8, "an encoded surrogate is not UTF-8");
+		is_int(json_str_check(json_get(v, "missing", NULL), NULL),
+		    TEXT_OK, "a missing node checks as fine (absent)");
+		json_free(v);
+	}
+	/* Nesting is bounded. */
+	{
+		static char deep[600];
+
+		memset(deep, '[', 300);
+		memset(deep + 300, ']', 300);
+		ok(json_parse(deep, 600, err, sizeof(err)) == NULL,
+		    "300 levels of nesting are refused");
+		ok(strstr(err, "deep") != NULL || strstr(err, "nest") != NULL,
+		    "saying why");
+		diag("%s", err);
+		memset(deep, '[', 200);
+		memset(deep + 200, ']', 200);
+		v = json_parse(deep, 400, err, sizeof(err));
+		ok(v != NULL, "200 levels are fine");
+		json_free(v);
+	}
+
 	jw_init(&w);
 	jw_obj_open(&w);
 	jw_kstr(&w, "q", "a\"b\\c\n\x01");

@@ -54,6 +54,15 @@ main(void)
 	dec("cGFzcw", NULL, 0, "missing padding");
 	dec("cGF*cw==", NULL, 0, "bad character");
 	dec("cG==cw==", NULL, 0, "padding in the middle");
+	/* A reason names what happened, not always "not found". */
+	ok(strcmp(ksecret_reason(KSECRET_ENOTFOUND), "SecretNotFound") == 0,
+	    "reason: a 404 or a missing key is SecretNotFound");
+	ok(strcmp(ksecret_reason(KSECRET_EFAILED), "SecretReadFailed") == 0,
+	    "reason: a 5xx or a transport error is SecretReadFailed");
+	ok(strcmp(ksecret_reason(KSECRET_EFORBIDDEN), "SecretForbidden") == 0,
+	    "reason: 401/403 is SecretForbidden");
+	ok(strcmp(ksecret_reason(KSECRET_EINVALID), "SecretInvalid") == 0,
+	    "reason: an unusable value is SecretInvalid");
 	done_testing();
 	return 0;
 }

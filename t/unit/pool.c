@@ -539,6 +539,54 @@ test_free_busy(struct ev_loop *loop)
 	reset_fakes();
 }
 
+/* Before a DROP DATABASE: only the idle connections to that database go;
+ * the parameters, the waiters and the other connections stay. */
+static void
+test_close_idle_db(struct ev_loop *loop)
+{
+	struct pool *p = new_pool(loop, 3);
+	struct fake *a, *b, *busy;
+	struct got g[5];
+	struct pool_stats st;
+
+	memset(g, 0, sizeof(g));
+	pool_acquire(p, "i", "gone", &P1, on_acquire, &g[0]);
+	pool_acquire(p, "i", "gone", NULL, on_acquire, &g[1]);
+	pool_acquire(p, "i", "other", NULL, on_acquire, &g[2]);
+	pool_pump(p);
+	complete(0, NULL);
+	complete(1, NULL);
+	complete(2, NULL);
+	pool_pump(p);
+	a = pool_conn_get(g[0].pc);
+	busy = pool_conn_get(g[1].pc);
+	b = pool_conn_get(g[2].pc);
+	pool_release(p, g[0].pc, false);
+	pool_release(p, g[2].pc, false);
+	pool_pump(p);
+	pool_close_idle_db(p, "i", "gone");
+	pool_pump(p);
+	ok(a->closed, "the idle connection to the database is closed");
+	ok(!busy->closed, "the borrowed one to it is not");
+	ok(!b->closed, "the idle one to another database is kept");
+	is_int(params_live, 1, "the parameters are kept");
+	pool_acquire(p, "i", "next", NULL, on_acquire, &g[3]);
+	pool_pump(p);
+	ok(g[3].calls == 0 && g[3].err[0] == '\0',
+	    "a new acquire is not told the instance was reset");
+	is_int(nfakes, 4, "it connects with the kept parameters");
+	complete(3, NULL);
+	pool_pump(p);
+	ok(g[3].pc != NULL, "and is served");
+	pool_release(p, g[3].pc, false);
+	pool_release(p, g[1].pc, false);
+	pool_pump(p);
+	pool_stats(p, "i", &st);
+	is_int(st.busy, 0, "nothing left borrowed");
+	pool_free(p);
+	reset_fakes();
+}
+
 int
 main(void)
 {
@@ -550,6 +598,7 @@ main(void)
 	test_timeouts(loop);
 	test_room_drop_cancel(loop);
 	test_free_busy(loop);
+	test_close_idle_db(loop);
 	ev_loop_destroy(loop);
 	return done_testing();
 }

@@ -90,11 +90,52 @@ test_sha256(void)
 	ok(memcmp(out, empty, sizeof(out)) == 0, "SHA-256 of nothing");
 }
 
+static void
+test_text_check(void)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		enum text_check want;
+		const char *what;
+	} cases[] = {
+		{ "", 0, TEXT_OK, "empty" },
+		{ "plain_name", 10, TEXT_OK, "ASCII" },
+		{ "caf\xc3\xa9", 5, TEXT_OK, "2-byte form" },
+		{ "\xe2\x82\xac", 3, TEXT_OK, "3-byte form (euro sign)" },
+		{ "\xf0\x9f\x98\x80", 4, TEXT_OK, "4-byte form (emoji)" },
+		{ "\xf4\x8f\xbf\xbf", 4, TEXT_OK, "U+10FFFF" },
+		{ "a\0b", 3, TEXT_NUL, "embedded NUL" },
+		{ "ab\0", 3, TEXT_NUL, "trailing NUL" },
+		{ "\xff", 1, TEXT_BAD_UTF8, "0xff" },
+		{ "\x80", 1, TEXT_BAD_UTF8, "lone continuation byte" },
+		{ "\xc3", 1, TEXT_BAD_UTF8, "truncated 2-byte form" },
+		{ "\xe2\x82", 2, TEXT_BAD_UTF8, "truncated 3-byte form" },
+		{ "\xc0\xaf", 2, TEXT_BAD_UTF8, "overlong '/'" },
+		{ "\xe0\x80\xaf", 3, TEXT_BAD_UTF8, "overlong 3-byte" },
+		{ "\xed\xa0\x80", 3, TEXT_BAD_UTF8, "surrogate D800" },
+		{ "\xed\xbf\xbf", 3, TEXT_BAD_UTF8, "surrogate DFFF" },
+		{ "\xf4\x90\x80\x80", 4, TEXT_BAD_UTF8, "above U+10FFFF" },
+		{ "\xf8\x88\x80\x80\x80", 5, TEXT_BAD_UTF8, "5-byte form" },
+		{ "ok\xff\0", 4, TEXT_NUL, "a NUL wins over bad bytes" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		is_int(text_check(cases[i].s, cases[i].n), cases[i].want,
+		    cases[i].what);
+	ok(strcmp(text_check_msg(TEXT_NUL), "contains a NUL byte") == 0,
+	    "message for a NUL");
+	ok(strcmp(text_check_msg(TEXT_BAD_UTF8), "is not valid UTF-8") == 0,
+	    "message for bad UTF-8");
+}
+
 int
 main(void)
 {
 	test_rounding();
 	test_strpack();
 	test_sha256();
+	test_text_check();
 	return done_testing();
 }
