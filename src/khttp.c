@@ -1,11 +1,7 @@
 /*
- * khttp.c - Kubernetes API requests over curl multi on libev.
- *
- * The binding follows curl's multi-socket contract: curl tells us which
- * sockets to watch (socket callback) and when to call it back (timer
- * callback); libev tells us when a socket is ready, and we hand that to
- * curl_multi_socket_action(). Finished transfers are collected with
- * curl_multi_info_read() after every action.
+ * khttp.c - Kubernetes API requests: the API server's address and TLS,
+ * tokens, retries with Retry-After, streamed watch lines. The transfers
+ * run on curlev (curl multi on the libev loop).
  */
 #include "config.h"
 
@@ -28,10 +24,8 @@
 
 struct khttp {
 	struct ev_loop *loop;
-	CURLM *multi;
-	ev_timer timer;		/* curl's single timeout */
+	struct curlev *multi;
 	ev_prepare reaper;	/* frees cancelled requests between iterations */
-	int running;
 	char *server;
 	char *ca_file, *cert_file, *key_file;
 	char *ca_pem, *cert_pem, *key_pem;
@@ -47,117 +41,19 @@ struct khttp {
 	struct kreq *graveyard;	/* cancelled, to free in the reaper */
 	struct kreq_stats stats;
 	size_t inflight;
-	bool in_action;		/* inside curl_multi_socket_action() */
 	khttp_observe_fn observe;	/* metrics, optional */
 	void *observe_arg;
 };
 
-/* The io watcher curl asked for on one socket. */
-struct ksock {
-	ev_io io;
-	curl_socket_t fd;
-	struct khttp *client;
-};
-
-static void khttp_check_done(struct khttp *c);
 static void kreq_free(struct kreq *r);
 static void kreq_launch(struct kreq *r);
+static void kreq_xfer_done(struct curlev_xfer *x, CURLcode result);
 static void live_unlink(struct khttp *c, struct kreq *r);
 
 static char *
 dup_or_null(const char *s)
 {
 	return s && *s ? xstrdup(s) : NULL;
-}
-
-/* ---- curl multi <-> libev glue ---------------------------------------- */
-
-static void
-khttp_socket_action(struct khttp *c, curl_socket_t fd, int mask)
-{
-	CURLMcode rc;
-
-	c->in_action = true;
-	rc = curl_multi_socket_action(c->multi, fd, mask, &c->running);
-	c->in_action = false;
-	if (rc != CURLM_OK)
-		log_error("curl_multi_socket_action failed", "error",
-		    curl_multi_strerror(rc));
-	khttp_check_done(c);
-}
-
-static void
-ksock_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ksock *s = container_of(w, struct ksock, io);
-	int mask = 0;
-
-	(void)loop;
-	if (revents & EV_READ)
-		mask |= CURL_CSELECT_IN;
-	if (revents & EV_WRITE)
-		mask |= CURL_CSELECT_OUT;
-	khttp_socket_action(s->client, s->fd, mask);
-}
-
-static int
-curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
-{
-	struct khttp *c = userp;
-	struct ksock *s = socketp;
-	int events = 0;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (s) {
-			ev_io_stop(c->loop, &s->io);
-			curl_multi_assign(c->multi, fd, NULL);
-			free(s);
-		}
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		events |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		events |= EV_WRITE;
-	if (s == NULL) {
-		s = xcalloc(1, sizeof(*s));
-		s->fd = fd;
-		s->client = c;
-		ev_io_init(&s->io, ksock_cb, fd, events);
-		curl_multi_assign(c->multi, fd, s);
-	} else {
-		ev_io_stop(c->loop, &s->io);
-		ev_io_set(&s->io, fd, events);
-	}
-	ev_io_start(c->loop, &s->io);
-	return 0;
-}
-
-static void
-khttp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct khttp *c = container_of(w, struct khttp, timer);
-
-	(void)loop;
-	(void)revents;
-	khttp_socket_action(c, CURL_SOCKET_TIMEOUT, 0);
-}
-
-/* curl asks to be called after timeout_ms; never call curl from here. */
-static int
-curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct khttp *c = userp;
-
-	(void)multi;
-	ev_timer_stop(c->loop, &c->timer);
-	if (timeout_ms >= 0) {
-		ev_timer_set(&c->timer, (double)timeout_ms / 1000.0, 0.);
-		ev_timer_start(c->loop, &c->timer);
-	}
-	return 0;
 }
 
 static void
@@ -234,7 +130,7 @@ khttp_new(struct ev_loop *loop, const struct khttp_config *cfg, char *err,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
-	c->multi = curl_multi_init();
+	c->multi = curlev_new(loop);
 	if (c->multi == NULL) {
 		snprintf(err, errlen, "curl_multi_init failed");
 		free(c);
@@ -256,7 +152,7 @@ khttp_new(struct ev_loop *loop, const struct khttp_config *cfg, char *err,
 	c->user_agent = xstrdup(cfg->user_agent ? cfg->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (cfg->tls_server_name && *cfg->tls_server_name &&
 	    khttp_set_server_name(c, cfg->tls_server_name, err, errlen) < 0) {
-		curl_multi_cleanup(c->multi);
+		curlev_free(c->multi);
 		free(c->server);
 		free(c);
 		return NULL;
@@ -265,14 +161,7 @@ khttp_new(struct ev_loop *loop, const struct khttp_config *cfg, char *err,
 	c->token_invalidate = cfg->token_invalidate;
 	c->token_arg = cfg->token_arg;
 
-	ev_timer_init(&c->timer, khttp_timer_cb, 0., 0.);
 	ev_prepare_init(&c->reaper, khttp_reaper_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	/* Multiplex over HTTP/2 when the server offers it. */
-	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	return c;
 }
 
@@ -291,9 +180,7 @@ khttp_free(struct khttp *c)
 		c->graveyard = r->next;
 		kreq_free(r);
 	}
-	/* curl may still call the socket callback from here. */
-	curl_multi_cleanup(c->multi);
-	ev_timer_stop(c->loop, &c->timer);
+	curlev_free(c->multi);
 	ev_prepare_stop(c->loop, &c->reaper);
 	free(c->server);
 	free(c->ca_file);
@@ -415,15 +302,16 @@ kreq_set_retries(struct kreq *r, int n)
 static void
 kreq_detach_easy(struct kreq *r)
 {
-	if (r->easy == NULL)
+	if (r->xfer.easy == NULL)
 		return;
-	if (r->active) {
-		curl_multi_remove_handle(r->client->multi, r->easy);
-		r->active = false;
+	if (r->xfer.active)
+		curlev_remove(r->client->multi, &r->xfer);
+	if (r->launched) {
+		r->launched = false;
 		r->client->inflight--;
 	}
-	curl_easy_cleanup(r->easy);
-	r->easy = NULL;
+	curl_easy_cleanup(r->xfer.easy);
+	r->xfer.easy = NULL;
 	curl_slist_free_all(r->headers);
 	r->headers = NULL;
 }
@@ -600,11 +488,10 @@ kreq_setup_easy(struct kreq *r)
 	e = curl_easy_init();
 	if (e == NULL)
 		return -1;
-	r->easy = e;
+	r->xfer.easy = e;
 	url = xasprintf("%s%s", c->server, r->path);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	free(url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -689,7 +576,6 @@ static void
 kreq_launch(struct kreq *r)
 {
 	struct khttp *c = r->client;
-	CURLMcode rc;
 
 	r->attempts++;
 	r->status = 0;
@@ -704,14 +590,13 @@ kreq_launch(struct kreq *r)
 		snprintf(r->errmsg, sizeof(r->errmsg), "curl_easy_init failed");
 		goto fail;
 	}
-	rc = curl_multi_add_handle(c->multi, r->easy);
-	if (rc != CURLM_OK) {
+	r->xfer.done = kreq_xfer_done;
+	r->xfer.arg = r;
+	if (curlev_add(c->multi, &r->xfer, r->errmsg, sizeof(r->errmsg)) < 0) {
 		r->error = KREQ_ETRANSPORT;
-		snprintf(r->errmsg, sizeof(r->errmsg), "curl_multi_add_handle: %s",
-		    curl_multi_strerror(rc));
 		goto fail;
 	}
-	r->active = true;
+	r->launched = true;
 	c->inflight++;
 	c->stats.requests++;
 	r->started_at = mono_now();
@@ -734,7 +619,7 @@ kreq_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (r->easy == NULL && r->error != KREQ_OK) {
+	if (r->xfer.easy == NULL && r->error != KREQ_OK) {
 		/* Deferred setup failure. */
 		struct khttp *c = r->client;
 		live_unlink(c, r);
@@ -799,11 +684,11 @@ kreq_observe(struct kreq *r)
 
 	if (c->observe == NULL)
 		return;
-	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &code);
 	if (r->on_line) {
 		curl_off_t us = 0;
 
-		curl_easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &us);
+		curl_easy_getinfo(r->xfer.easy, CURLINFO_STARTTRANSFER_TIME_T, &us);
 		secs = (double)us / 1e6;
 	} else {
 		secs = mono_now() - r->started_at;
@@ -837,7 +722,7 @@ kreq_finish(struct kreq *r, CURLcode res)
 	}
 	if (res == CURLE_OK && r->error == KREQ_OK) {
 		long code = 0;
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &code);
 		r->status = code;
 		if (kreq_maybe_retry(r))
 			return;
@@ -859,26 +744,17 @@ kreq_finish(struct kreq *r, CURLcode res)
 	kreq_free(r);
 }
 
+/* A transfer of r ended (curlev took it out of the multi handle). */
 static void
-khttp_check_done(struct khttp *c)
+kreq_xfer_done(struct curlev_xfer *x, CURLcode result)
 {
-	CURLMsg *msg;
-	int left;
+	struct kreq *r = x->arg;
 
-	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
-		struct kreq *r = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		if (r == NULL)
-			continue;
-		if (r->cancelled) {
-			kreq_detach_easy(r);
-			continue;
-		}
-		kreq_finish(r, msg->data.result);
+	if (r->cancelled) {
+		kreq_detach_easy(r);
+		return;
 	}
+	kreq_finish(r, result);
 }
 
 char *

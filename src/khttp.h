@@ -28,6 +28,7 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "curlev.h"
 #include "util.h"
 
 struct khttp;
@@ -69,7 +70,7 @@ struct kreq {
 	char *path;
 	/* Everything below is private to khttp.c. */
 	struct khttp *client;
-	void *easy;
+	struct curlev_xfer xfer;	/* the easy handle of this attempt */
 	struct curl_slist *headers;
 	char *req_body;
 	char req_content_type[96];
@@ -85,7 +86,7 @@ struct kreq {
 	bool started;
 	bool cancelled;
 	bool finished;			/* done callback running */
-	bool active;			/* added to the multi handle */
+	bool launched;			/* counted in flight */
 	ev_timer retry_timer;
 	struct kreq *next, *prev;	/* client's list of live requests */
 	char curl_err[256];
