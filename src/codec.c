@@ -50,6 +50,8 @@ struct codec {
 	/* decompression: inside a member/frame, and how many ended */
 	bool open;
 	unsigned long long members;
+	bool out_full;		/* zstd: the last call filled the output, so
+				 * it may hold more without new input */
 
 	z_stream z;
 	bool zinit;
@@ -501,6 +503,13 @@ zstd_decompress(struct codec *c, const unsigned char *in, size_t inlen,
 				return fail_truncated(c);
 			return finish(c);
 		}
+		/*
+		 * Nothing new to give and nothing held back: zstd counts
+		 * such calls and fails after a few ("no forward progress"),
+		 * and a pipeline makes them whenever another stage moved.
+		 */
+		if (ipos == inlen && !c->eof && !c->out_full)
+			return XF_AGAIN;
 		ib.src = in + ipos;
 		ib.size = inlen - ipos;
 		ib.pos = 0;
@@ -521,6 +530,7 @@ zstd_decompress(struct codec *c, const unsigned char *in, size_t inlen,
 		}
 		if (ib.pos > 0)
 			c->open = true;
+		c->out_full = opos == outcap;
 		if (opos == outcap)
 			return XF_AGAIN;
 		/* Output room left: zstd flushed all it had and needs input. */
