@@ -17,19 +17,22 @@
  * ksecret.h: a GET at most every KSECRET_TTL seconds per Secret), and
  * builds the connection parameters (doc/engine.md; sslmode per
  * pgconn_sslmode_pick(): spec.postgres.sslMode, else spec.tls.mode when TLS
- * is enabled, else disable). When the instance's generation or the
- * resourceVersion of either Secret differs from what the pool's
- * connections were made with, the instance's connections are dropped
- * (pool_drop_instance()) and new TLS files are written: a changed password
- * or certificate takes effect at the next acquire.
+ * is enabled, else disable). When the connection settings of the spec
+ * (a fingerprint of them, not the generation: a health-check change or
+ * the deletionTimestamp leave connections alone) or the resourceVersion
+ * of either Secret differ from what the pool's connections were made
+ * with, the instance's connections are dropped (pool_drop_instance())
+ * and new TLS files are written: a changed password or certificate takes
+ * effect at the next acquire.
  *
  * Secrets of an instance are read in the instance's own namespace only
  * (api.md §4.3/§4.6 have no namespace field); see doc/architecture.md for
  * the cross-namespace rule.
  *
- * The interface is engine-neutral; engine postgres is implemented, any
- * other engine fails with INSTANCES_EUNSUPPORTED ("engine mysql is not
- * supported yet"). Callbacks never run inside instances_acquire().
+ * The interface is engine-neutral: engine postgres borrows from the
+ * PostgreSQL pool, engine mysql (MySQL and MariaDB) from the MySQL pool
+ * (pool_conn_get() is then a struct myconn *); any other engine fails with
+ * INSTANCES_EUNSUPPORTED. Callbacks never run inside instances_acquire().
  */
 #ifndef DBP_INSTANCES_H
 #define DBP_INSTANCES_H

@@ -48,7 +48,7 @@ static const struct opt_def defs[] = {
 	{ "metrics-cert-key", OPT_STR, O(metrics_cert_key),
 	  "key file name in --metrics-cert-path (default tls.key)" },
 	{ "metrics-secure", OPT_BOOL, O(metrics_secure),
-	  "accepted for compatibility: HTTPS needs --metrics-cert-path; no token authentication is done (default false)" },
+	  "every /metrics request needs a bearer token allowed by a TokenReview and a SubjectAccessReview; use with --metrics-cert-path for HTTPS (default false)" },
 	{ "max-concurrent-reconciles", OPT_UINT, O(max_concurrent_reconciles),
 	  "reconciles in flight at once, all kinds together (default 8)" },
 	{ "max-connections-per-instance", OPT_UINT,

@@ -38,8 +38,8 @@
  *     wipes them).
  *
  * Engines plug in through struct pool_ops: the pool never looks inside a
- * connection or its parameters. pgconn.h provides pgconn_pool_ops; the
- * MySQL connection will provide its own.
+ * connection or its parameters. pgconn.h provides pgconn_pool_ops and
+ * myconn.h myconn_pool_ops.
  */
 #ifndef DBP_POOL_H
 #define DBP_POOL_H
