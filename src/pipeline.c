@@ -78,6 +78,10 @@ pipeline_new(struct ev_loop *loop, const struct pl_source_ops *src_ops,
 	    NULL) != 1)
 		die_oom();
 	ev_timer_init(&pl->kick, kick_cb, 0., 0.);
+	if (src_ops->attach)
+		src_ops->attach(src, pl);
+	if (snk_ops->attach)
+		snk_ops->attach(snk, pl);
 	return pl;
 }
 

@@ -74,6 +74,9 @@ struct pl_source_ops {
 	/* Stops the source for good (the pipeline failed or was aborted):
 	 * kill a child, close a download. May be NULL. */
 	void (*abort)(void *src);
+	/* Called by pipeline_new() with the pipeline the source serves (to
+	 * kick it). May be NULL. */
+	void (*attach)(void *src, struct pipeline *pl);
 };
 
 struct pl_sink_ops {
@@ -87,6 +90,9 @@ struct pl_sink_ops {
 	/* Undo: nothing of a failed stream may remain under its final name
 	 * (temporary file removed, upload aborted). May be NULL. */
 	void (*abort)(void *snk);
+	/* Called by pipeline_new() with the pipeline the sink serves (to kick
+	 * it and to report from finish()). May be NULL. */
+	void (*attach)(void *snk, struct pipeline *pl);
 };
 
 struct pl_xform {

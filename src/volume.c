@@ -140,9 +140,11 @@ volume_put_new(const char *root, const char *claim, const char *path,
 	return v;
 }
 
-void
-volume_put_attach(struct volume_put *v, struct pipeline *pl)
+static void
+vput_attach(void *snk, struct pipeline *pl)
 {
+	struct volume_put *v = snk;
+
 	v->pl = pl;
 }
 
@@ -234,7 +236,7 @@ vput_abort(void *snk)
 }
 
 const struct pl_sink_ops volume_sink_ops = {
-	vput_write, vput_finish, vput_abort,
+	vput_write, vput_finish, vput_abort, vput_attach,
 };
 
 void
@@ -314,7 +316,7 @@ vget_abort(void *src)
 }
 
 const struct pl_source_ops volume_source_ops = {
-	vget_read, vget_abort,
+	vget_read, vget_abort, NULL,
 };
 
 void

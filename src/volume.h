@@ -45,7 +45,6 @@ struct volume_put *volume_put_new(const char *root, const char *claim,
  * pipeline ends, free it with volume_put_free() (an unfinished put is
  * removed). */
 extern const struct pl_sink_ops volume_sink_ops;
-void volume_put_attach(struct volume_put *v, struct pipeline *pl);
 void volume_put_free(struct volume_put *v);
 /* The final file name (for messages). */
 const char *volume_put_path(const struct volume_put *v);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <ev.h>
 
+#include "artefact.h"
 #include "codec.h"
 #include "pipeline.h"
 #include "tap.h"
@@ -142,7 +143,7 @@ fsrc_abort(void *arg)
 	ev_timer_stop(loop, &s->wake);
 }
 
-static const struct pl_source_ops fsrc_ops = { fsrc_read, fsrc_abort };
+static const struct pl_source_ops fsrc_ops = { fsrc_read, fsrc_abort, NULL };
 
 /* ---- a sink that stalls ---- */
 
@@ -223,30 +224,7 @@ fsnk_abort(void *arg)
 }
 
 static const struct pl_sink_ops fsnk_ops = { fsnk_write, fsnk_finish,
-    fsnk_abort };
-
-/* ---- codecs as transforms ---- */
-
-static enum xform_rc
-codec_xrun(void *st, const unsigned char *in, size_t inlen, size_t *used,
-    unsigned char *out, size_t outcap, size_t *made, bool eof)
-{
-	return codec_run(st, in, inlen, used, out, outcap, made, eof);
-}
-
-static const char *
-codec_xerr(const void *st)
-{
-	return codec_error(st);
-}
-
-static struct pl_xform
-xf_codec(struct codec *c)
-{
-	struct pl_xform x = { codec_xrun, codec_xerr, c };
-
-	return x;
-}
+    fsnk_abort, NULL };
 
 /* ---- running one ---- */
 
@@ -362,9 +340,9 @@ test_round_trip(void)
 		pl = pipeline_new(loop, &fsrc_ops, &s, &fsnk_ops, &k, on_done,
 		    &r);
 		s.pl = k.pl = pl;
-		x = xf_codec(z);
+		x = codec_xform(z);
 		pipeline_add(pl, "compress", &x);
-		x = xf_codec(u);
+		x = codec_xform(u);
 		pipeline_add(pl, "decompress", &x);
 		run_pl(pl);
 		snprintf(name, sizeof(name), "%llu bytes through zstd and back, "
@@ -437,7 +415,7 @@ test_memory(void)
 	base = heap_now();
 	pl = pipeline_new(loop, &fsrc_ops, &s, &fsnk_ops, &k, on_done, &r);
 	s.pl = k.pl = pl;
-	x = xf_codec(z);
+	x = codec_xform(z);
 	pipeline_add(pl, "compress", &x);
 	run_pl(pl);
 	bound = pipeline_mem(pl) + 64 * 1024;
@@ -499,7 +477,7 @@ test_failures(void)
 	u = codec_new_decompress(CODEC_GZIP);
 	pl = pipeline_new(loop, &fsrc_ops, &s, &fsnk_ops, &k, on_done, &r);
 	s.pl = k.pl = pl;
-	x = xf_codec(u);
+	x = codec_xform(u);
 	pipeline_add(pl, "decompress", &x);
 	run_pl(pl);
 	ok(r.calls == 1 && !r.ok && strncmp(r.err, "decompress: gzip:",

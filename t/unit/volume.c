@@ -50,7 +50,7 @@ msrc_read(void *arg, unsigned char *buf, size_t cap, size_t *n, char *err,
 	return PL_DATA;
 }
 
-static const struct pl_source_ops msrc_ops = { msrc_read, NULL };
+static const struct pl_source_ops msrc_ops = { msrc_read, NULL, NULL };
 
 /* A sink keeping what it is given. */
 struct bsink {
@@ -82,7 +82,7 @@ bsink_finish(void *arg)
 }
 
 static const struct pl_sink_ops bsink_ops = { bsink_write, bsink_finish,
-    NULL };
+    NULL, NULL };
 
 static int calls;
 static bool last_ok;
@@ -173,7 +173,6 @@ main(void)
 	s.n = 300000;
 	pl = pipeline_new(loop, &msrc_ops, &s, &volume_sink_ops, vp, on_done,
 	    NULL);
-	volume_put_attach(vp, pl);
 	pipeline_start(pl);
 	ev_run(loop, 0);
 	ok(calls == 1 && last_ok, "the pipeline completes");
@@ -212,7 +211,6 @@ main(void)
 	s.fail = true;
 	pl = pipeline_new(loop, &msrc_ops, &s, &volume_sink_ops, vp, on_done,
 	    NULL);
-	volume_put_attach(vp, pl);
 	pipeline_start(pl);
 	ev_run(loop, 0);
 	ok(calls == 3 && !last_ok, "a failing dump fails the write");
