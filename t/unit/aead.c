@@ -75,9 +75,7 @@ skip(const char *why)
 static void
 note_msg(const char *m)
 {
-	msgs = realloc(msgs, (nmsgs + 1) * sizeof(*msgs));
-	if (msgs == NULL)
-		abort();
+	msgs = xrealloc(msgs, (nmsgs + 1) * sizeof(*msgs));
 	msgs[nmsgs++] = xstrdup(m);
 }
 
@@ -312,7 +310,7 @@ pump(struct aead *a, const unsigned char *in, size_t n, struct buf *out,
 /* Seals or opens a whole buffer; the result goes to *out (initialised
  * here), the message to err. */
 static int
-seal(const unsigned char *k, enum aead_algo algo, size_t c,
+run_seal(const unsigned char *k, enum aead_algo algo, size_t c,
     const unsigned char *in, size_t n, struct buf *out, enum split split,
     uint64_t seed, char *err, size_t errlen)
 {
@@ -328,7 +326,7 @@ seal(const unsigned char *k, enum aead_algo algo, size_t c,
 }
 
 static int
-open_(const unsigned char *k, enum aead_legacy hint, const unsigned char *in,
+run_open(const unsigned char *k, enum aead_legacy hint, const unsigned char *in,
     size_t n, struct buf *out, enum split split, uint64_t seed, char *err,
     size_t errlen)
 {
@@ -746,7 +744,7 @@ test_fixed_file(void)
 	tohex(want + 16, 16, want_fp, false);
 	is_str(fphex, want_fp, "aead_fingerprint: HMAC-SHA-256(key, label), "
 	    "16 bytes in lowercase hex");
-	rc = open_(k, AEAD_LEGACY_NONE, want, n, &back, SPLIT_BYTES, 0, err,
+	rc = run_open(k, AEAD_LEGACY_NONE, want, n, &back, SPLIT_BYTES, 0, err,
 	    sizeof(err));
 	if (!ok(rc == XF_DONE && same(&back, (const unsigned char *)"abc", 3),
 	    "fixed file: the opener reads it, one byte at a time"))
@@ -846,7 +844,7 @@ test_tables(void)
 	aead_free(NULL);
 
 	/* chunk size 0 writes the default into the header */
-	seal(key, AEAD_AES256_GCM, 0, o, 3, &z, SPLIT_BIG, 0, NULL, 0);
+	run_seal(key, AEAD_AES256_GCM, 0, o, 3, &z, SPLIT_BIG, 0, NULL, 0);
 	ok(z.len > 16 && get32((unsigned char *)z.data + 12) == C_DEF,
 	    "chunk size 0: C in the header is 65536");
 	buf_release(&z);
@@ -868,7 +866,7 @@ round_trip(enum aead_algo algo, size_t c, const unsigned char *p, size_t n,
 	char err[128];
 	int rc1, rc2, rc3;
 
-	rc1 = seal(key, algo, c, p, n, &z, split, seed, err, sizeof(err));
+	rc1 = run_seal(key, algo, c, p, n, &z, split, seed, err, sizeof(err));
 	snprintf(name, sizeof(name), "%s C=%zu, %s (%s split): sealed, "
 	    "exactly aead_sealed_size() bytes", algo_name(algo), c, what,
 	    split_name(split));
@@ -884,12 +882,12 @@ round_trip(enum aead_algo algo, size_t c, const unsigned char *p, size_t n,
 		diag("%s", why);
 	buf_release(&back);
 
-	rc2 = open_(key, hint, (unsigned char *)z.data, z.len, &back, split,
+	rc2 = run_open(key, hint, (unsigned char *)z.data, z.len, &back, split,
 	    seed + 1, err, sizeof(err));
 	fill_random(salt, sizeof(salt), &s2);
 	ref_seal(key, algo, c ? c : C_DEF, salt, seed, p, n, &ref);
 	buf_release(&z);
-	rc3 = open_(key, hints[(seed + 1) % 3], (unsigned char *)ref.data,
+	rc3 = run_open(key, hints[(seed + 1) % 3], (unsigned char *)ref.data,
 	    ref.len, &z, split, seed + 2, err, sizeof(err));
 	snprintf(name, sizeof(name), "%s C=%zu, %s (%s split, hint %d): "
 	    "opens ours and the reference writer's", algo_name(algo), c,
@@ -946,8 +944,8 @@ test_round_trips(void)
 
 	/* the salt is fresh for every file */
 	p = make_random(100, 5);
-	seal(key, AEAD_AES256_GCM, 0, p, 100, &z1, SPLIT_BIG, 0, NULL, 0);
-	seal(key, AEAD_AES256_GCM, 0, p, 100, &z2, SPLIT_BIG, 0, NULL, 0);
+	run_seal(key, AEAD_AES256_GCM, 0, p, 100, &z1, SPLIT_BIG, 0, NULL, 0);
+	run_seal(key, AEAD_AES256_GCM, 0, p, 100, &z2, SPLIT_BIG, 0, NULL, 0);
 	ok(z1.len == z2.len && memcmp(z1.data, z2.data, 32) == 0 &&
 	    memcmp(z1.data + 32, z2.data + 32, 32) != 0 &&
 	    memcmp(z1.data + 64, z2.data + 64, z1.len - 64) != 0,
@@ -984,7 +982,7 @@ sealed_make(struct sealed *s, enum aead_algo algo, size_t c, size_t n,
 	s->n = n;
 	s->nrec = n / c + 1;
 	s->p = make_random(n, seed);
-	if (seal(key, algo, c, s->p, n, &s->z, SPLIT_BIG, 0, err,
+	if (run_seal(key, algo, c, s->p, n, &s->z, SPLIT_BIG, 0, err,
 	    sizeof(err)) != XF_DONE)
 		abort();
 }
@@ -1005,7 +1003,7 @@ fails_as(const struct sealed *s, const unsigned char *z, size_t n,
 	bool good;
 	int rc;
 
-	rc = open_(k, hint, z, n, &back, split, seed, err, sizeof(err));
+	rc = run_open(k, hint, z, n, &back, split, seed, err, sizeof(err));
 	good = rc == XF_ERROR && strcmp(err, msg) == 0 &&
 	    same(&back, s->p, good_out);
 	if (!quiet) {
@@ -1365,7 +1363,7 @@ test_legacy(void)
 					leg_gcm(key, nonce, p, n, &z);
 				else
 					leg_cbc(key, iv, p, n, true, &z);
-				rc = open_(key, j == 0 ? AEAD_LEGACY_GCM :
+				rc = run_open(key, j == 0 ? AEAD_LEGACY_GCM :
 				    AEAD_LEGACY_CBC, (unsigned char *)z.data,
 				    z.len, &back, sp, i + k, err,
 				    sizeof(err));
@@ -1390,7 +1388,7 @@ test_legacy(void)
 		leg_gcm(key, nonce, p, n, &z);
 		at = j == 0 ? 12 + n / 2 : j == 1 ? z.len - 1 : 5;
 		z.data[at] ^= 0x10;
-		rc = open_(key, AEAD_LEGACY_GCM, (unsigned char *)z.data,
+		rc = run_open(key, AEAD_LEGACY_GCM, (unsigned char *)z.data,
 		    z.len, &back, SPLIT_MIXED, j, err, sizeof(err));
 		snprintf(name, sizeof(name), "legacy GCM, %s changed: "
 		    "XF_ERROR at the end, after %zu bytes of output",
@@ -1402,17 +1400,17 @@ test_legacy(void)
 		buf_release(&z);
 	}
 	leg_gcm(key2, nonce, p, 1000, &z);
-	rc = open_(key, AEAD_LEGACY_GCM, (unsigned char *)z.data, z.len,
+	rc = run_open(key, AEAD_LEGACY_GCM, (unsigned char *)z.data, z.len,
 	    &back, SPLIT_MIXED, 1, err, sizeof(err));
 	ok(rc == XF_ERROR && strstr(err, "authentication failed") != NULL,
 	    "legacy GCM under another key: XF_ERROR at the end");
 	buf_release(&back);
-	rc = open_(key, AEAD_LEGACY_GCM, (unsigned char *)z.data, 27, &back,
+	rc = run_open(key, AEAD_LEGACY_GCM, (unsigned char *)z.data, 27, &back,
 	    SPLIT_BYTES, 1, err, sizeof(err));
 	ok(rc == XF_ERROR && back.len == 0 && strstr(err, "truncated") != NULL,
 	    "legacy GCM of 27 bytes (less than nonce and tag): truncated");
 	buf_release(&back);
-	rc = open_(key, AEAD_LEGACY_NONE, (unsigned char *)z.data, z.len,
+	rc = run_open(key, AEAD_LEGACY_NONE, (unsigned char *)z.data, z.len,
 	    &back, SPLIT_MIXED, 1, err, sizeof(err));
 	ok(rc == XF_ERROR && back.len == 0 &&
 	    strstr(err, "not a dbprovd encrypted stream") != NULL,
@@ -1427,7 +1425,7 @@ test_legacy(void)
 		memcpy(blocks, p, sizeof(blocks));
 		blocks[47] = 0;			/* pad byte 0 */
 		leg_cbc(key, iv, blocks, 48, false, &z);
-		rc = open_(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
+		rc = run_open(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
 		    z.len, &back, SPLIT_MIXED, 1, err, sizeof(err));
 		ok(rc == XF_ERROR && strstr(err, "bad padding") != NULL,
 		    "legacy CBC ending in a 0 pad byte: bad padding");
@@ -1435,7 +1433,7 @@ test_legacy(void)
 		buf_release(&z);
 		blocks[47] = 17;		/* more than a block */
 		leg_cbc(key, iv, blocks, 48, false, &z);
-		rc = open_(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
+		rc = run_open(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
 		    z.len, &back, SPLIT_BYTES, 1, err, sizeof(err));
 		ok(rc == XF_ERROR && strstr(err, "bad padding") != NULL,
 		    "legacy CBC ending in pad byte 17: bad padding");
@@ -1444,7 +1442,7 @@ test_legacy(void)
 		blocks[47] = 2;
 		blocks[46] = 3;			/* 02 02 expected */
 		leg_cbc(key, iv, blocks, 48, false, &z);
-		rc = open_(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
+		rc = run_open(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
 		    z.len, &back, SPLIT_BIG, 1, err, sizeof(err));
 		ok(rc == XF_ERROR && strstr(err, "bad padding") != NULL,
 		    "legacy CBC with inconsistent padding: bad padding");
@@ -1455,7 +1453,7 @@ test_legacy(void)
 	for (j = 0; j < 4; j++) {
 		static const size_t cut[] = { 0, 10, 16, 1000 - 5 };
 
-		rc = open_(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
+		rc = run_open(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
 		    cut[j], &back, SPLIT_MIXED, j, err, sizeof(err));
 		snprintf(name, sizeof(name), "legacy CBC cut to %zu bytes: "
 		    "truncated", cut[j]);
@@ -1470,10 +1468,10 @@ test_legacy(void)
 	{
 		struct buf s1;
 
-		seal(key, AEAD_AES256_CBC_HMAC, C_MIN, p, 5000, &s1, SPLIT_BIG,
+		run_seal(key, AEAD_AES256_CBC_HMAC, C_MIN, p, 5000, &s1, SPLIT_BIG,
 		    0, NULL, 0);
 		for (j = 0; j < 2; j++) {
-			rc = open_(key, j == 0 ? AEAD_LEGACY_GCM :
+			rc = run_open(key, j == 0 ? AEAD_LEGACY_GCM :
 			    AEAD_LEGACY_CBC, (unsigned char *)s1.data, s1.len,
 			    &back, SPLIT_MIXED, j, err, sizeof(err));
 			snprintf(name, sizeof(name), "a stream with our magic "
@@ -1577,7 +1575,7 @@ test_openssl_enc(void)
 		append(&z, iv, 16);
 		if (enc != NULL)
 			append(&z, enc, elen);
-		rc = open_(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
+		rc = run_open(key, AEAD_LEGACY_CBC, (unsigned char *)z.data,
 		    z.len, &back, SPLIT_MIXED, i, err, sizeof(err));
 		leg_cbc(key, iv, p, sizes[i], true, &mine);
 		snprintf(name, sizeof(name), "IV || openssl enc -aes-256-cbc "
@@ -1739,6 +1737,41 @@ stream(enum aead_algo algo, size_t total, bool check, bool *good)
 }
 
 /*
+ * The tag of the legacy GCM file of total generated bytes, found by a
+ * first encryption pass. The streaming pass then never finalises its
+ * context: valgrind (3.19, with OpenSSL 3.0) reports a bogus undefined
+ * value in the opener's EVP_DecryptFinal_ex when another GCM context is
+ * finalised between the opener's updates and its final.
+ */
+static bool
+legacy_gcm_tag(const unsigned char iv[16], size_t total,
+    unsigned char tag[16])
+{
+	enum { BS = 64 * 1024 };
+	unsigned char *src = xmalloc(BS), *ct = xmalloc(BS);
+	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
+	uint64_t gen = 6;
+	size_t fed = 0, n;
+	int l = 0;
+	bool good;
+
+	good = cx != NULL && EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL,
+	    key, iv);
+	while (good && fed < total) {
+		n = total - fed < BS ? total - fed : BS;
+		fill_random(src, n, &gen);
+		fed += n;
+		good = EVP_EncryptUpdate(cx, ct, &l, src, (int)n);
+	}
+	good = good && EVP_EncryptFinal_ex(cx, ct, &l) &&
+	    EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, 16, tag);
+	EVP_CIPHER_CTX_free(cx);
+	free(src);
+	free(ct);
+	return good;
+}
+
+/*
  * Opens total bytes of a legacy GCM or CBC file made here on the fly
  * through 64 KiB buffers; the opener alone is created after heap_start.
  */
@@ -1748,7 +1781,7 @@ stream_legacy(bool gcm, size_t total, bool *good)
 	enum { BS = 64 * 1024 };
 	unsigned char *src = xmalloc(BS), *mid = xmalloc(BS + 32);
 	unsigned char *dst = xmalloc(BS), *want = xmalloc(BS);
-	unsigned char iv[16] = { 1, 2, 3 };
+	unsigned char iv[16] = { 1, 2, 3 }, tag[16];
 	uint64_t gen = 6, ver = 6;
 	size_t fed = 0, mlen = 0, mpos = 0, used, made, back = 0;
 	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
@@ -1759,7 +1792,8 @@ stream_legacy(bool gcm, size_t total, bool *good)
 	int l = 0;
 
 	*good = cx != NULL && EVP_EncryptInit_ex(cx, gcm ?
-	    EVP_aes_256_gcm() : EVP_aes_256_cbc(), NULL, key, iv);
+	    EVP_aes_256_gcm() : EVP_aes_256_cbc(), NULL, key, iv) &&
+	    (!gcm || legacy_gcm_tag(iv, total, tag));
 	memcpy(mid, iv, 16);
 	mlen = gcm ? 12 : 16;
 	heap_start(&h);
@@ -1774,12 +1808,12 @@ stream_legacy(bool gcm, size_t total, bool *good)
 				fed += n;
 				*good = EVP_EncryptUpdate(cx, mid, &l, src,
 				    (int)n);
+			} else if (gcm) {
+				memcpy(mid, tag, 16);
+				l = 16;
+				last = true;
 			} else {
 				*good = EVP_EncryptFinal_ex(cx, mid, &l);
-				if (gcm)
-					*good = *good && EVP_CIPHER_CTX_ctrl(cx,
-					    EVP_CTRL_GCM_GET_TAG, 16, mid + l);
-				l += gcm ? 16 : 0;
 				last = true;
 			}
 			mlen = (size_t)l;
@@ -1819,7 +1853,7 @@ test_heap(void)
 	{
 		struct buf z;
 
-		seal(key, AEAD_AES256_CBC_HMAC, 0, NULL, 0, &z, SPLIT_BIG, 0,
+		run_seal(key, AEAD_AES256_CBC_HMAC, 0, NULL, 0, &z, SPLIT_BIG, 0,
 		    NULL, 0);
 		buf_release(&z);
 	}
@@ -1843,8 +1877,8 @@ test_heap(void)
 			ok(peak >= 2 * C_DEF && peak <= bound, name);
 		}
 	for (j = 0; j < 2; j++) {
-		peak = stream_legacy(j == 0, 16 * MiB, &good);
-		snprintf(name, sizeof(name), "legacy %s: 16 MiB opened through "
+		peak = stream_legacy(j == 0, 8 * MiB, &good);
+		snprintf(name, sizeof(name), "legacy %s: 8 MiB opened through "
 		    "64 KiB buffers", j == 0 ? "GCM" : "CBC");
 		ok(good, name);
 		if (peak == 0) {
