@@ -266,26 +266,40 @@ ctrl_validate(struct rtask *t)
 	api_conditions_release(&conds);
 }
 
-/* DatabaseInstance (ctrl_instance.c), Database (ctrl_database.c),
- * DatabaseUser (ctrl_user.c), DatabaseRole (ctrl_role.c) and
- * DatabaseGrant (ctrl_grant.c) have their own
- * reconcile (which validates first too); the other kinds only validate
- * for now. */
+/*
+ * The registry: one entry per kind with a controller of its own (whose
+ * reconcile validates first too); the other kinds only validate for now.
+ * Adding a controller is its ctrl_<kind>.c, one row here and its line in
+ * mk/ctl.am.
+ */
+static const struct ctrl_entry *const entries[] = {
+	&ctrl_instance_entry,
+	&ctrl_database_entry,
+	&ctrl_user_entry,
+	&ctrl_role_entry,
+	&ctrl_grant_entry,
+	&ctrl_backup_entry,
+};
+
+static const struct ctrl_entry *
+entry_of(enum api_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(entries); i++)
+		if (entries[i]->kind == kind)
+			return entries[i];
+	return NULL;
+}
+
 static void
 c_reconcile(struct rtask *t)
 {
 	struct cctx *cx = t->def->arg;
+	const struct ctrl_entry *e = entry_of(cx->ops->kind);
 
-	if (cx->ops->kind == API_INSTANCE)
-		ctrl_instance_reconcile(t);
-	else if (cx->ops->kind == API_DATABASE)
-		ctrl_database_reconcile(t);
-	else if (cx->ops->kind == API_ROLE)
-		ctrl_role_reconcile(t);
-	else if (cx->ops->kind == API_USER)
-		ctrl_user_reconcile(t);
-	else if (cx->ops->kind == API_GRANT)
-		ctrl_grant_reconcile(t);
+	if (e != NULL)
+		e->reconcile(t);
 	else
 		ctrl_validate(t);
 }
@@ -294,18 +308,11 @@ static void
 c_abort(struct rtask *t)
 {
 	struct cctx *cx = t->def->arg;
+	const struct ctrl_entry *e = entry_of(cx->ops->kind);
 
-	if (cx->ops->kind == API_INSTANCE)
-		ctrl_instance_abort(t);
-	else if (cx->ops->kind == API_DATABASE)
-		ctrl_database_abort(t);
-	else if (cx->ops->kind == API_ROLE)
-		ctrl_role_abort(t);
-	else if (cx->ops->kind == API_USER)
-		ctrl_user_abort(t);
-	else if (cx->ops->kind == API_GRANT)
-		ctrl_grant_abort(t);
-	/* The others end with their status write, which is short. */
+	/* Validation ends with its status write, which is short. */
+	if (e != NULL && e->abort != NULL)
+		e->abort(t);
 }
 
 void

@@ -13,6 +13,10 @@ struct events;
 void controllers_register(struct mgr *m, struct events *ev,
     unsigned max_conns);
 
+/* Where the PersistentVolumeClaims of storage.type pvc are mounted
+ * (--backup-volume-root; NULL: /data). */
+void ctrl_backup_configure(const char *volume_root);
+
 /* Calls cb once per cached object of the eight kinds with its Kind
  * ("Database"), status.phase ("" when unset) and namespace (metrics). */
 void controllers_count(struct mgr *m, void (*cb)(const char *kind,

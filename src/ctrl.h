@@ -94,6 +94,19 @@ void ctrl_finalizer(struct rtask *t, const struct cobj *c, bool add,
 void ctrl_finalizer_written(struct rtask *t, enum kwrite_outcome o,
     const char *err, void *arg);
 
+/*
+ * One controller of the registry (controllers.c): each ctrl_<kind>.c
+ * exports one, as tmux's cmd-*.c each export a cmd_entry. reconcile runs
+ * one pass of a task; abort stops a pass in flight (shutdown deadline)
+ * and ends its task, or is NULL when passes end on their own quickly.
+ * Kinds without an entry only validate their spec.
+ */
+struct ctrl_entry {
+	enum api_kind kind;
+	void (*reconcile)(struct rtask *t);
+	void (*abort)(struct rtask *t);
+};
+
 /* The preamble every provisioning controller runs first (behavior.md
  * §1.0.2, without its defects): an object that is gone calls gone (may be
  * NULL) and ends; deletion comes before anything else, so that paused or
@@ -127,16 +140,16 @@ const struct api_instance *ctrl_resolve_instance(struct rtask *t,
     size_t msglen);
 
 /* DatabaseInstance (ctrl_instance.c). */
-void ctrl_instance_reconcile(struct rtask *t);
-void ctrl_instance_abort(struct rtask *t);
+extern const struct ctrl_entry ctrl_instance_entry;
 
 /* Database (ctrl_database.c). */
-void ctrl_database_reconcile(struct rtask *t);
-void ctrl_database_abort(struct rtask *t);
+extern const struct ctrl_entry ctrl_database_entry;
+
+/* DatabaseBackup (ctrl_backup.c). */
+extern const struct ctrl_entry ctrl_backup_entry;
 
 /* DatabaseRole (ctrl_role.c). */
-void ctrl_role_reconcile(struct rtask *t);
-void ctrl_role_abort(struct rtask *t);
+extern const struct ctrl_entry ctrl_role_entry;
 
 /* The observation of a PostgreSQL role named p->name (ctrl_role.c), for
  * DatabaseRole and DatabaseUser: ctrl_pgrole_observe() starts it on the
@@ -224,12 +237,10 @@ void ctrl_grants_widen(struct cpass *p, const struct cobj *c, char *json,
 void ctrl_grants_leave(struct cpass *p, char *json);
 
 /* DatabaseGrant (ctrl_grant.c). */
-void ctrl_grant_reconcile(struct rtask *t);
-void ctrl_grant_abort(struct rtask *t);
+extern const struct ctrl_entry ctrl_grant_entry;
 
 /* DatabaseUser (ctrl_user.c). */
-void ctrl_user_reconcile(struct rtask *t);
-void ctrl_user_abort(struct rtask *t);
+extern const struct ctrl_entry ctrl_user_entry;
 
 /* Calls fn for every cached object that names the object of kind `kind`
  * at ns/name: Databases, DatabaseUsers and DatabaseRoles for an instance,

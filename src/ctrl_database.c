@@ -537,8 +537,8 @@ deletion(struct rtask *t, const struct cobj *c)
 	start(t, c, true);
 }
 
-void
-ctrl_database_reconcile(struct rtask *t)
+static void
+database_reconcile(struct rtask *t)
 {
 	const struct cobj *c = ctrl_preamble(t, API_DATABASE, NULL, deletion);
 
@@ -546,8 +546,12 @@ ctrl_database_reconcile(struct rtask *t)
 		start(t, c, false);
 }
 
-void
-ctrl_database_abort(struct rtask *t)
+static void
+database_abort(struct rtask *t)
 {
 	cpass_abort(t);
 }
+
+const struct ctrl_entry ctrl_database_entry = {
+	API_DATABASE, database_reconcile, database_abort,
+};

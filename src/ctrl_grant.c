@@ -704,8 +704,8 @@ deletion(struct rtask *t, const struct cobj *c)
 	start(t, c, true);
 }
 
-void
-ctrl_grant_reconcile(struct rtask *t)
+static void
+grant_reconcile(struct rtask *t)
 {
 	const struct cobj *c = ctrl_preamble(t, API_GRANT, NULL, deletion);
 
@@ -713,8 +713,12 @@ ctrl_grant_reconcile(struct rtask *t)
 		start(t, c, false);
 }
 
-void
-ctrl_grant_abort(struct rtask *t)
+static void
+grant_abort(struct rtask *t)
 {
 	cpass_abort(t);
 }
+
+const struct ctrl_entry ctrl_grant_entry = {
+	API_GRANT, grant_reconcile, grant_abort,
+};

@@ -614,8 +614,8 @@ gone(struct rtask *t)
 	forget(t->def->arg, t->namespace, t->name);
 }
 
-void
-ctrl_instance_reconcile(struct rtask *t)
+static void
+instance_reconcile(struct rtask *t)
 {
 	const struct cobj *c = ctrl_preamble(t, API_INSTANCE, gone, deletion);
 
@@ -623,8 +623,8 @@ ctrl_instance_reconcile(struct rtask *t)
 		start_check(t, c);
 }
 
-void
-ctrl_instance_abort(struct rtask *t)
+static void
+instance_abort(struct rtask *t)
 {
 	struct icheck *ck = t->priv;
 
@@ -642,3 +642,7 @@ ctrl_instance_abort(struct rtask *t)
 	free(ck);
 	rtask_done(t, RRESULT_FAILED, 0);
 }
+
+const struct ctrl_entry ctrl_instance_entry = {
+	API_INSTANCE, instance_reconcile, instance_abort,
+};

@@ -505,8 +505,8 @@ deletion(struct rtask *t, const struct cobj *c)
 	start(t, c, true);
 }
 
-void
-ctrl_role_reconcile(struct rtask *t)
+static void
+role_reconcile(struct rtask *t)
 {
 	const struct cobj *c = ctrl_preamble(t, API_ROLE, NULL, deletion);
 
@@ -514,8 +514,12 @@ ctrl_role_reconcile(struct rtask *t)
 		start(t, c, false);
 }
 
-void
-ctrl_role_abort(struct rtask *t)
+static void
+role_abort(struct rtask *t)
 {
 	cpass_abort(t);
 }
+
+const struct ctrl_entry ctrl_role_entry = {
+	API_ROLE, role_reconcile, role_abort,
+};

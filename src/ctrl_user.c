@@ -1096,8 +1096,8 @@ deletion(struct rtask *t, const struct cobj *c)
 	start(t, c, true);
 }
 
-void
-ctrl_user_reconcile(struct rtask *t)
+static void
+user_reconcile(struct rtask *t)
 {
 	const struct cobj *c = ctrl_preamble(t, API_USER, NULL, deletion);
 
@@ -1105,8 +1105,12 @@ ctrl_user_reconcile(struct rtask *t)
 		start(t, c, false);
 }
 
-void
-ctrl_user_abort(struct rtask *t)
+static void
+user_abort(struct rtask *t)
 {
 	cpass_abort(t);
 }
+
+const struct ctrl_entry ctrl_user_entry = {
+	API_USER, user_reconcile, user_abort,
+};

@@ -90,6 +90,7 @@ struct instances_wait {
 	char *key;
 	char *dbname;		/* NULL: the admin database */
 	instances_fn cb;
+	instances_info_fn info_cb;	/* instances_conninfo(): no pool */
 	void *arg;
 	struct ispec sp;
 	struct ksecret_req *sreq;
@@ -323,11 +324,46 @@ static void
 wait_fail_now(struct instances_wait *w)
 {
 	instances_fn cb = w->cb;
+	instances_info_fn info_cb = w->info_cb;
 	void *arg = w->arg;
 	struct instances_err err = w->err;
 
 	wait_free(w);
-	cb(NULL, &err, arg);
+	if (info_cb)
+		info_cb(NULL, &err, arg);
+	else
+		cb(NULL, &err, arg);
+}
+
+/* instances_conninfo(): the parameters, instead of a connection. */
+static void
+wait_info(struct instances_wait *w, const struct pgconn_params *pg,
+    const struct myconn_params *my)
+{
+	struct instances_conninfo ci;
+	instances_info_fn cb = w->info_cb;
+	void *arg = w->arg;
+
+	ci.engine = w->sp.engine;
+	ci.pg = pg;
+	ci.my = my;
+	/* w's strings back the parameters: free it after the call. */
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->reg->waits = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->reg = NULL;
+	cb(&ci, NULL, arg);
+	ispec_release(&w->sp);
+	free(w->key);
+	free(w->dbname);
+	free(w->user);
+	free_secret(w->password);
+	free(w->cred_rv);
+	free(w);
 }
 
 static void
@@ -480,6 +516,11 @@ wait_connect(struct instances_wait *w, const char *tls_rv,
 		mp.connect_timeout = w->sp.connect_timeout;
 		mp.query_timeout = w->sp.query_timeout;
 		mp.charset = w->sp.charset;
+		if (w->info_cb) {
+			mp.dbname = w->dbname ? w->dbname : w->sp.database;
+			wait_info(w, NULL, &mp);
+			return;
+		}
 		w->step = W_POOL;
 		w->pw = pool_acquire(r->mypool, w->key,
 		    w->dbname ? w->dbname : w->sp.database, &mp, pool_got, w);
@@ -497,6 +538,11 @@ wait_connect(struct instances_wait *w, const char *tls_rv,
 	p.tls = in->tls;
 	p.connect_timeout = w->sp.connect_timeout;
 	p.application_name = w->sp.app_name;
+	if (w->info_cb) {
+		p.dbname = w->dbname ? w->dbname : w->sp.database;
+		wait_info(w, &p, NULL);
+		return;
+	}
 	w->step = W_POOL;
 	w->pw = pool_acquire(r->pool, w->key,
 	    w->dbname ? w->dbname : w->sp.database, &p, pool_got, w);
@@ -565,9 +611,9 @@ cred_got(const struct ksecret *s, const struct ksecret_err *err, void *arg)
 	wait_connect(w, "", NULL);
 }
 
-struct instances_wait *
-instances_acquire(struct instances *r, const char *key, const char *dbname,
-    instances_fn cb, void *arg)
+static struct instances_wait *
+wait_start(struct instances *r, const char *key, const char *dbname,
+    instances_fn cb, instances_info_fn info_cb, void *arg)
 {
 	struct instances_wait *w = xcalloc(1, sizeof(*w));
 	const struct api_instance *in;
@@ -579,6 +625,7 @@ instances_acquire(struct instances *r, const char *key, const char *dbname,
 	w->key = xstrdup(key);
 	w->dbname = dbname ? xstrdup(dbname) : NULL;
 	w->cb = cb;
+	w->info_cb = info_cb;
 	w->arg = arg;
 	ev_timer_init(&w->fail, fail_cb, 0., 0.);
 	w->next = r->waits;
@@ -621,6 +668,20 @@ instances_acquire(struct instances *r, const char *key, const char *dbname,
 	w->sreq = ksecret_get(r->secrets, w->sp.cred_ns, w->sp.cred_name,
 	    cred_got, w);
 	return w;
+}
+
+struct instances_wait *
+instances_acquire(struct instances *r, const char *key, const char *dbname,
+    instances_fn cb, void *arg)
+{
+	return wait_start(r, key, dbname, cb, NULL, arg);
+}
+
+struct instances_wait *
+instances_conninfo(struct instances *r, const char *key, const char *dbname,
+    instances_info_fn cb, void *arg)
+{
+	return wait_start(r, key, dbname, NULL, cb, arg);
 }
 
 void

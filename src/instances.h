@@ -85,6 +85,19 @@ typedef const struct api_instance *(*instances_lookup_fn)(void *arg,
 typedef void (*instances_fn)(struct pool_conn *pc,
     const struct instances_err *err, void *arg);
 
+/* How a client tool connects to an instance as the operator does (a
+ * backup's pg_dump, a restore's mariadb): the parameters the pool would
+ * use, password and TLS files included. Valid during the callback only. */
+struct pgconn_params;
+struct myconn_params;
+struct instances_conninfo {
+	enum api_engine engine;
+	const struct pgconn_params *pg;		/* engine postgres */
+	const struct myconn_params *my;		/* engine mysql */
+};
+typedef void (*instances_info_fn)(const struct instances_conninfo *ci,
+    const struct instances_err *err, void *arg);
+
 /* Creates the registry with its resolver and pool; max_per_instance caps
  * the connections per server (0 = INSTANCES_MAX_PER_INSTANCE). Returns
  * NULL with a message when the resolver cannot be set up. */
@@ -100,6 +113,12 @@ void instances_free(struct instances *r);
  * handle valid until the callback runs or instances_cancel(). */
 struct instances_wait *instances_acquire(struct instances *r,
     const char *inst_key, const char *dbname, instances_fn cb, void *arg);
+/* Like instances_acquire(), without a connection: resolves the instance
+ * and reads its Secrets, then hands over the connection parameters for
+ * dbname (NULL: the admin database). Cancel with instances_cancel(). */
+struct instances_wait *instances_conninfo(struct instances *r,
+    const char *inst_key, const char *dbname, instances_info_fn cb,
+    void *arg);
 /* Withdraws a pending acquire: its callback will not run. */
 void instances_cancel(struct instances_wait *w);
 /* Gives a borrowed connection back (broken: close it). Legal while a

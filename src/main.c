@@ -299,6 +299,7 @@ main(int argc, char **argv)
 	d.mgr = mgr_new(d.loop, d.http, &mc);
 	controllers_register(d.mgr, d.events,
 	    d.opts.max_connections_per_instance);
+	ctrl_backup_configure(d.opts.backup_volume_root);
 
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);

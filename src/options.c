@@ -54,6 +54,8 @@ static const struct opt_def defs[] = {
 	{ "max-connections-per-instance", OPT_UINT,
 	  O(max_connections_per_instance),
 	  "connections to one database server at most, all its databases together (default 4)" },
+	{ "backup-volume-root", OPT_STR, O(backup_volume_root),
+	  "where the PersistentVolumeClaims of storage.type pvc are mounted, one directory per claim (default /data)" },
 	{ "resync-period", OPT_DURATION, O(resync_period),
 	  "re-check every object this often, with +-10% jitter (default 10m)" },
 	{ "shutdown-timeout", OPT_DURATION, O(shutdown_timeout),
@@ -79,6 +81,7 @@ options_defaults(struct options *o)
 	o->metrics_cert_key = xstrdup("tls.key");
 	o->max_concurrent_reconciles = 8;
 	o->max_connections_per_instance = 4;
+	o->backup_volume_root = xstrdup("/data");
 	o->resync_period = 600;
 	o->shutdown_timeout = 8;
 	o->log_level = LOG_INFO;
@@ -239,6 +242,7 @@ options_release(struct options *o)
 	free(o->context);
 	free(o->namespace);
 	free(o->leader_election_namespace);
+	free(o->backup_volume_root);
 	free(o->leader_election_id);
 	free(o->metrics_bind_address);
 	free(o->health_probe_bind_address);

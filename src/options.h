@@ -27,6 +27,7 @@ struct options {
 	bool metrics_secure;		/* compatibility; see doc/monitoring.md */
 	unsigned max_concurrent_reconciles;
 	unsigned max_connections_per_instance;	/* per database server */
+	char *backup_volume_root;	/* where pvc claims are mounted */
 	double resync_period;		/* seconds, jittered +-10% */
 	double shutdown_timeout;	/* seconds for in-flight work on SIGTERM */
 	enum log_level log_level;

@@ -96,7 +96,10 @@ put_secret('my-admin', {'username': my.user, 'password': my.password})
 with open(my.ca_file, 'rb') as f:
     put_secret('my-tls', {'ca.crt': f.read()})
 mport = dbptest.free_port()
+vroot = tmp.join('volumes')
+os.makedirs(os.path.join(vroot, 'backups'))
 d = dbptest.Proc([DBPROVD, '--kubeconfig', kubeconfig, '--log-level', 'debug', '--resync-period', '5s',
+                  '--backup-volume-root', vroot,
                   '--metrics-bind-address', '127.0.0.1:%d' % mport, '--health-probe-bind-address', '0'],
                  stderr_path=tmp.join('dbprovd.log'))
 try:
@@ -311,6 +314,41 @@ try:
     is_(my.value("SELECT COUNT(*) FROM mysql.user WHERE User = 'app_user'"), '0', 'its accounts are dropped')
     is_(get(SECRETS + '/app-creds'), None, 'and its Secret')
     logs_pw = apw
+
+    # --- a backup of shop: mariadb-dump over verify-full TLS to a volume ------------------------------------
+    import hashlib
+    import subprocess
+    from myserver import CLIENT
+    my.sql("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(40)); "
+           "INSERT INTO items SELECT seq, CONCAT('row ', seq) FROM seq_1_to_1000", 'shop')
+    BK = GV + '/namespaces/%s/databasebackups' % NS
+    is_(api.post(BK, {'apiVersion': 'dbops.dbprovision.io/v1alpha1', 'kind': 'DatabaseBackup',
+                      'metadata': {'name': 'b1', 'namespace': NS},
+                      'spec': {'databaseRef': {'name': 'shop'}, 'compression': {'algorithm': 'gzip'},
+                               'storage': {'type': 'pvc', 'pvc': {'claimName': 'backups'}}}}).status, 201,
+        'a DatabaseBackup of shop')
+    o = dbptest.wait_until(lambda: (get(BK + '/b1') or {}).get('status', {}).get('phase') in ('Completed', 'Failed')
+                           and get(BK + '/b1'), 60, 0.2)
+    st = (o or {}).get('status', {})
+    if not is_(st.get('phase'), 'Completed', 'the backup completes'):
+        diag(st)
+    b = st.get('backup') or {}
+    f = os.path.join(vroot, 'backups', b.get('path', 'x'))
+    data = open(f, 'rb').read() if os.path.isfile(f) else b''
+    ok(b.get('path', '').startswith('shop-b1-') and b.get('path', '').endswith('.sql.gz') and
+       b.get('checksum') == 'sha256:' + hashlib.sha256(data).hexdigest() and b.get('format') == 'sql',
+       'path, format and checksum of the artefact on the volume')
+    my.sql('CREATE DATABASE shop_copy')
+    p1 = subprocess.Popen([dbptest.build_path('src/dbprovctl'), 'decode', f], stdout=subprocess.PIPE)
+    p2 = subprocess.run([CLIENT, '--no-defaults', '-h', '127.0.0.1', '-P', str(my.port), '-u', my.user, 'shop_copy'],
+                        stdin=p1.stdout, capture_output=True, env=dict(os.environ, MYSQL_PWD=my.password))
+    p1.stdout.close()
+    ok(p1.wait() == 0 and p2.returncode == 0, 'dbprovctl decode | mariadb')
+    is_(my.value('SELECT COUNT(*) FROM items', 'shop_copy'), '1000', 'the rows come back')
+    my.sql('DROP DATABASE shop_copy')
+    api.delete(BK + '/b1')
+    ok(dbptest.wait_until(lambda: get(BK + '/b1') is None, 30) and not os.path.exists(f),
+       'deleting the backup deletes its artefact')
 
     # --- a reserved word as the name -------------------------------------------------------------------------
     is_(api.post(DBS, database('hostile', HOSTILE, deletionPolicy='Delete')).status, 201,
