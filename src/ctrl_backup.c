@@ -9,11 +9,12 @@
  *   (preamble) ........ deletion first, invalid spec, finalizer
  *   database .......... the Database named by spec.databaseRef, Ready
  *   instance .......... its DatabaseInstance, Ready; engine checks
- *   storage ........... pvc (the object stores are not wired yet)
+ *   storage ........... a volume, S3, GCS or Azure (store.h)
  *   key ............... the encryption Secret's value: exactly 32 bytes
+ *   credentials ....... the storage's Secret (object stores)
  *   connection ........ the instance's parameters for the dump tool
  *   Running ........... written before anything runs, with the path
- *   run ............... the child, the pipeline, the volume
+ *   run ............... the child, the pipeline, the store
  *   Completed/Failed .. sizes, checksum, expiresAt; an Event
  *
  * A backup found Running with no run in this process was interrupted
@@ -37,6 +38,7 @@
 #include "dumpcmd.h"
 #include "dumpjob.h"
 #include "duration.h"
+#include "curlev.h"
 #include "informer.h"
 #include "instances.h"
 #include "json.h"
@@ -46,6 +48,7 @@
 #include "map.h"
 #include "myconn.h"
 #include "pgconn.h"
+#include "store.h"
 #include "volume.h"
 
 #define RETRY_NOTREADY	10.0
@@ -59,7 +62,9 @@ struct brun {
 	struct instances_wait *wait;
 	struct ksecret_req *sreq;
 	struct dumpcmd cmd;
-	struct volume_put *vp;
+	struct store *store;
+	const struct pl_sink_ops *sink_ops;
+	void *sink;
 	struct dumpjob *job;
 	struct kreq *write;
 	bool encrypt;
@@ -83,6 +88,26 @@ struct brun {
 
 static struct map runs = MAP_INIT;	/* ns/name -> struct brun */
 static char *volume_root;
+static struct curlev *stores_m;	/* the object store clients' transfers */
+
+static struct curlev *
+stores_multi(struct cctx *cx)
+{
+	if (stores_m == NULL && (stores_m = curlev_new(mgr_loop(cx->mgr))) ==
+	    NULL)
+		die_oom();
+	return stores_m;
+}
+
+/* A Secret's value as store_new() asks for it. */
+static const char *
+secret_get(const char *key, void *arg)
+{
+	const struct ksecret *s = arg;
+	const char *v = ksecret_value(s, key, NULL);
+
+	return v && *v ? v : NULL;
+}
 
 void
 ctrl_backup_configure(const char *root)
@@ -121,7 +146,9 @@ run_free(struct brun *r)
 	if (r->write)
 		kreq_cancel(r->write);
 	dumpjob_free(r->job);
-	volume_put_free(r->vp);
+	if (r->sink)
+		store_put_close(r->store, r->sink);
+	store_free_later(mgr_loop(r->cx->mgr), r->store);
 	dumpcmd_release(&r->cmd);
 	secure_zero(r->keybytes, sizeof(r->keybytes));
 	free(r->key);
@@ -271,8 +298,11 @@ end_written(struct kreq *req, void *arg)
 	}
 	dumpjob_free(r->job);
 	r->job = NULL;
-	volume_put_free(r->vp);
-	r->vp = NULL;
+	if (r->sink)
+		store_put_close(r->store, r->sink);
+	r->sink = NULL;
+	store_free_later(mgr_loop(r->cx->mgr), r->store);
+	r->store = NULL;
 	r->ended = true;
 	mgr_enqueue(r->cx->mgr, api_kind_info(API_BACKUP)->singular, r->ns,
 	    r->name);
@@ -409,8 +439,8 @@ running_written(struct kreq *req, void *arg)
 	jc.encrypt = r->encrypt;
 	jc.aead = r->aead;
 	jc.key = r->keybytes;
-	jc.sink_ops = &volume_sink_ops;
-	jc.sink = r->vp;
+	jc.sink_ops = r->sink_ops;
+	jc.sink = r->sink;
 	jc.deadline = r->deadline;
 	r->job = dumpjob_backup(mgr_loop(r->cx->mgr), &jc, job_done, r, err,
 	    sizeof(err));
@@ -495,8 +525,8 @@ info_got(const struct instances_conninfo *ci, const struct instances_err *e,
 		    0);
 		return;
 	}
-	r->vp = volume_put_new(root(), r->claim, r->path, err, sizeof(err));
-	if (r->vp == NULL) {
+	if (store_put_open(r->store, r->path, -1, &r->sink_ops, &r->sink, err,
+	    sizeof(err)) < 0) {
 		prep_fail(r, API_PHASE_FAILED, "StorageFailed", err,
 		    RRESULT_FAILED, 0);
 		return;
@@ -531,6 +561,61 @@ connect_next(struct brun *r)
 {
 	r->wait = instances_conninfo(r->cx->instances, r->inst_key,
 	    r->database, info_got, r);
+}
+
+static void
+store_got(const struct ksecret *sec, const struct ksecret_err *e, void *arg)
+{
+	struct brun *r = arg;
+	const struct cobj *c = ctrl_object(r->t);
+	char msg[MSG_MAX];
+
+	r->sreq = NULL;
+	if (c == NULL) {
+		struct rtask *t = r->t;
+
+		run_forget(r);
+		rtask_done(t, RRESULT_DONE, 0);
+		return;
+	}
+	if (sec == NULL) {
+		snprintf(msg, sizeof(msg), "spec.storage: %s", e->msg);
+		prep_fail(r, API_PHASE_FAILED, ksecret_reason(e->code), msg,
+		    RRESULT_FAILED, 0);
+		return;
+	}
+	r->store = store_new(stores_multi(r->cx), &typed(c)->spec.storage,
+	    root(), secret_get, (void *)sec, msg, sizeof(msg));
+	if (r->store == NULL) {
+		prep_fail(r, API_PHASE_FAILED, "StorageFailed", msg,
+		    RRESULT_FAILED, 0);
+		return;
+	}
+	connect_next(r);
+}
+
+/* The storage: a volume at once, an object store with its Secret. */
+static void
+storage_next(struct brun *r)
+{
+	const struct cobj *c = ctrl_object(r->t);
+	const struct api_storage *s = &typed(c)->spec.storage;
+	const char *name = store_secret_name(s);
+	char msg[MSG_MAX];
+
+	if (name == NULL) {
+		r->store = store_new(NULL, s, root(), NULL, NULL, msg,
+		    sizeof(msg));
+		if (r->store == NULL) {
+			prep_fail(r, API_PHASE_FAILED, "StorageFailed", msg,
+			    RRESULT_DONE, 0);
+			return;
+		}
+		connect_next(r);
+		return;
+	}
+	r->sreq = ksecret_get(instances_secrets(r->cx->instances), r->ns,
+	    name, store_got, r);
 }
 
 static void
@@ -573,7 +658,7 @@ key_got(const struct ksecret *sec, const struct ksecret_err *e, void *arg)
 		return;
 	}
 	memcpy(r->keybytes, v, AEAD_KEY_LEN);
-	connect_next(r);
+	storage_next(r);
 }
 
 static void
@@ -633,9 +718,9 @@ start(struct rtask *t, const struct cobj *c)
 		return;
 	}
 	api_errs_release(&errs);
-	if (b->spec.storage.type != API_STORAGE_PVC) {
+	if (!store_supported(b->spec.storage.type)) {
 		snprintf(msg, sizeof(msg), "spec.storage.type: %s storage is "
-		    "not supported by this version of dbprovd yet (pvc is)",
+		    "not supported",
 		    api_storage_type_names[b->spec.storage.type] ?
 		    api_storage_type_names[b->spec.storage.type] : "?");
 		task_status(t, c, API_PHASE_FAILED, API_COND_FALSE,
@@ -661,7 +746,7 @@ start(struct rtask *t, const struct cobj *c)
 	r->inst_key = xasprintf("%s/%s", in->meta.ns, in->meta.name);
 	r->engine = xstrdup(api_engine_names[in->spec.engine]);
 	r->version = xstrdup(in->status.version ? in->status.version : "");
-	r->path = dumpcmd_backup_path(b->spec.storage.pvc.sub_path,
+	r->path = dumpcmd_backup_path(dumpcmd_storage_prefix(&b->spec.storage),
 	    db->spec.name, md->name, r->started, in->spec.engine,
 	    &b->spec.postgres, &b->spec.compression, &b->spec.encryption);
 	r->format = xstrdup(dumpcmd_format_name(in->spec.engine,
@@ -689,7 +774,7 @@ start(struct rtask *t, const struct cobj *c)
 		    b->spec.encryption.secret.name, key_got, r);
 		return;
 	}
-	connect_next(r);
+	storage_next(r);
 }
 
 /* Running, but not here: interrupted by a restart. */
@@ -697,14 +782,19 @@ static void
 interrupted(struct rtask *t, const struct cobj *c)
 {
 	const struct api_backup *b = typed(c);
-	int n = 0;
+	struct store *st;
+	char err[MSG_MAX];
 
+	/* A volume keeps the partial file under a temporary name; an object
+	 * store never commits an unfinished upload. */
 	if (b->spec.storage.type == API_STORAGE_PVC && b->status.backup.path &&
-	    b->spec.storage.pvc.claim_name)
-		n = volume_sweep(root(), b->spec.storage.pvc.claim_name,
-		    b->status.backup.path);
+	    (st = store_new(NULL, &b->spec.storage, root(), NULL, NULL, err,
+	    sizeof(err))) != NULL) {
+		store_sweep(st, b->status.backup.path);
+		store_free(st);
+	}
 	log_warn("backup interrupted", "namespace", t->namespace, "name",
-	    t->name, "partial files removed", n ? "yes" : "no");
+	    t->name);
 	task_status(t, c, API_PHASE_FAILED, API_COND_FALSE,
 	    "BackupInterrupted", "Backup failed: interrupted (dbprovd "
 	    "restarted or lost its leadership while it ran); no partial "
@@ -749,13 +839,76 @@ expiry(struct rtask *t, const struct cobj *c)
 	    cobj_meta(c)->uid, NULL, deleted, t);
 }
 
+struct bdel {
+	struct rtask *t;
+	struct store *st;
+	struct ksecret_req *sreq;
+};
+
+static void
+del_done(bool ok, const char *err, void *arg)
+{
+	struct bdel *d = arg;
+	struct rtask *t = d->t;
+	struct cctx *cx = t->def->arg;
+	const struct cobj *c = ctrl_object(t);
+
+	store_free_later(mgr_loop(cx->mgr), d->st);
+	free(d);
+	t->priv = NULL;
+	if (c == NULL) {
+		rtask_done(t, RRESULT_DONE, 0);
+		return;
+	}
+	if (!ok) {
+		ctrl_emit(cx, c, EVENT_WARNING, "ArtefactDeleteFailed", err);
+		log_warn("cannot delete a backup's artefact", "namespace",
+		    t->namespace, "name", t->name, "error", err);
+		rtask_done(t, RRESULT_FAILED, 0);
+		return;
+	}
+	log_info("backup artefact deleted", "namespace", t->namespace, "name",
+	    t->name, "path", typed(c)->status.backup.path);
+	ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
+}
+
+static void
+del_secret_got(const struct ksecret *sec, const struct ksecret_err *e,
+    void *arg)
+{
+	struct bdel *d = arg;
+	struct rtask *t = d->t;
+	const struct cobj *c = ctrl_object(t);
+	char err[MSG_MAX];
+
+	d->sreq = NULL;
+	if (c == NULL) {
+		del_done(true, NULL, d);
+		return;
+	}
+	if (sec == NULL) {
+		snprintf(err, sizeof(err), "spec.storage: %s", e->msg);
+		del_done(false, err, d);
+		return;
+	}
+	d->st = store_new(stores_multi(t->def->arg), &typed(c)->spec.storage,
+	    root(), secret_get, (void *)sec, err, sizeof(err));
+	if (d->st == NULL) {
+		del_done(false, err, d);
+		return;
+	}
+	store_delete(d->st, typed(c)->status.backup.path, del_done, d);
+}
+
 static void
 deletion(struct rtask *t, const struct cobj *c)
 {
-	struct cctx *cx = t->def->arg;
 	const struct api_backup *b = typed(c);
+	const struct api_storage *s = &b->spec.storage;
 	char *key = run_key(t->namespace, t->name);
 	struct brun *r = map_get(&runs, key);
+	const char *sname;
+	struct bdel *d;
 	char err[MSG_MAX];
 
 	free(key);
@@ -765,7 +918,7 @@ deletion(struct rtask *t, const struct cobj *c)
 		return;
 	}
 	if (r != NULL && r->t == NULL) {
-		/* A run in progress stops; its temporary file goes. */
+		/* A run in progress stops; nothing of it stays. */
 		map_del(&runs, r->key);
 		run_free(r);
 	} else if (r != NULL) {
@@ -773,24 +926,29 @@ deletion(struct rtask *t, const struct cobj *c)
 		rtask_done(t, RRESULT_REQUEUE, 1);
 		return;
 	}
-	if (b->spec.storage.type == API_STORAGE_PVC && b->status.backup.path &&
-	    *b->status.backup.path && b->spec.storage.pvc.claim_name) {
-		volume_sweep(root(), b->spec.storage.pvc.claim_name,
-		    b->status.backup.path);
-		if (volume_delete(root(), b->spec.storage.pvc.claim_name,
-		    b->status.backup.path, err, sizeof(err)) < 0) {
-			ctrl_emit(cx, c, EVENT_WARNING, "ArtefactDeleteFailed",
-			    err);
-			log_warn("cannot delete a backup's artefact",
-			    "namespace", t->namespace, "name", t->name,
-			    "error", err);
-			rtask_done(t, RRESULT_FAILED, 0);
-			return;
-		}
-		log_info("backup artefact deleted", "namespace", t->namespace,
-		    "name", t->name, "path", b->status.backup.path);
+	if (b->status.backup.path == NULL || *b->status.backup.path == '\0' ||
+	    !store_supported(s->type) || (s->type != API_STORAGE_PVC &&
+	    b->status.phase != API_PHASE_COMPLETED)) {
+		/* Nothing was ever stored: an object store commits an upload
+		 * only when it completes (a volume may hold a temporary file,
+		 * which store_delete() removes). */
+		ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
+		return;
 	}
-	ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
+	d = xcalloc(1, sizeof(*d));
+	d->t = t;
+	t->priv = d;
+	sname = store_secret_name(s);
+	if (sname == NULL) {
+		d->st = store_new(NULL, s, root(), NULL, NULL, err, sizeof(err));
+		if (d->st == NULL)
+			del_done(false, err, d);
+		else
+			store_delete(d->st, b->status.backup.path, del_done, d);
+		return;
+	}
+	d->sreq = ksecret_get(instances_secrets(((struct cctx *)
+	    t->def->arg)->instances), t->namespace, sname, del_secret_got, d);
 }
 
 static void
@@ -856,6 +1014,15 @@ backup_abort(struct rtask *t)
 	if (r != NULL && r->t == t) {
 		map_del(&runs, r->key);
 		run_free(r);
+	}
+	if (t->priv != NULL) {
+		struct bdel *d = t->priv;
+
+		if (d->sreq)
+			ksecret_cancel(d->sreq);
+		store_free_later(mgr_loop(t->mgr), d->st);
+		free(d);
+		t->priv = NULL;
 	}
 	rtask_done(t, RRESULT_REQUEUE, 0);
 }

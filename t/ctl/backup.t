@@ -4,8 +4,8 @@
 # SHA-256 checksum, format and source; the artefact on the volume is
 # exactly what the status says and restores (dbprovctl decode |
 # pg_restore) to the same rows. Refusals name what is wrong (a missing
-# Database, a claim that is not mounted, a storage type not wired yet, a
-# bad key). A backup found Running after a restart is marked Failed and
+# Database, a claim that is not mounted, a missing storage Secret, a bad
+# key). A backup found Running after a restart is marked Failed and
 # its partial file removed. ttl expiry deletes the object, and deleting a
 # backup deletes its artefact.
 import base64
@@ -132,8 +132,8 @@ try:
     backup('s3', {'storage': {'type': 's3', 's3': {'bucket': 'b', 'region': 'r', 'secretRef': {'name': 'x'}}}})
     o = phase_is('s3', ('Failed',))
     c = ctltest.cond(o, 'Ready') or {}
-    ok(c.get('reason') == 'StorageFailed' and 'not supported' in c.get('message', ''),
-       'an object store: refused, saying it is not wired yet')
+    ok(c.get('reason') == 'SecretNotFound' and 'x' in c.get('message', ''),
+       'an object store whose credentials Secret is missing: SecretNotFound')
     backup('badkey', {'encryption': {'enabled': True, 'secretRef': {'name': 'shortkey', 'key': 'key'}}})
     o = phase_is('badkey', ('Failed',))
     c = ctltest.cond(o, 'Ready') or {}
