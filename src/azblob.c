@@ -44,36 +44,6 @@
 
 /* ---- pure helpers --------------------------------------------------- */
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) DBP_PRINTF(3, 4);
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static void
-put(struct buf *b, const void *p, size_t n)
-{
-	/* Uncapped buffers fail only on size overflow. */
-	if (buf_append(b, p, n) < 0)
-		die_oom();
-}
-
-static void
-puts0(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
 static bool
 unreserved(unsigned char c)
 {
@@ -93,9 +63,9 @@ put_escaped(struct buf *b, const char *s)
 		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
 
 		if (unreserved(c))
-			put(b, s, 1);
+			buf_add(b, s, 1);
 		else
-			put(b, e, 3);
+			buf_add(b, e, 3);
 	}
 }
 
@@ -234,7 +204,7 @@ put_utf8(struct buf *b, unsigned long cp)
 		u[3] = (char)(0x80 | (cp & 0x3F));
 		n = 4;
 	}
-	put(b, u, n);
+	buf_add(b, u, n);
 }
 
 /* XML text with its entities decoded; malloc'ed. An entity that is not
@@ -253,17 +223,17 @@ xml_text(const char *s, const char *end)
 		size_t i;
 
 		if (amp == NULL) {
-			put(&b, s, (size_t)(end - s));
+			buf_add(&b, s, (size_t)(end - s));
 			break;
 		}
-		put(&b, s, (size_t)(amp - s));
+		buf_add(&b, s, (size_t)(amp - s));
 		s = amp + 1;
 		for (i = 0; i < ARRAY_SIZE(ents); i++) {
 			size_t n = strlen(ents[i].name);
 
 			if ((size_t)(end - s) >= n &&
 			    memcmp(s, ents[i].name, n) == 0) {
-				put(&b, &ents[i].c, 1);
+				buf_add(&b, &ents[i].c, 1);
 				s += n;
 				break;
 			}
@@ -300,7 +270,7 @@ xml_text(const char *s, const char *end)
 				continue;
 			}
 		}
-		put(&b, "&", 1);
+		buf_add(&b, "&", 1);
 	}
 	return buf_detach(&b, NULL);
 }
@@ -480,24 +450,24 @@ azblob_redact(const char *line, char *out, size_t outlen)
 	while (*p == ' ')
 		p++;
 	if (strncasecmp(p, "authorization:", 14) == 0) {
-		put(&b, line, (size_t)(p - line) + 14);
-		puts0(&b, " ");
-		puts0(&b, red);
+		buf_add(&b, line, (size_t)(p - line) + 14);
+		buf_adds(&b, " ");
+		buf_adds(&b, red);
 		goto out;
 	}
 	p = line;
 	while (*p) {
 		/* sig=... after '?' or '&', up to '&', whitespace or the end. */
 		if ((*p == '?' || *p == '&') && strncasecmp(p + 1, "sig=", 4) == 0) {
-			put(&b, p, 5);
-			puts0(&b, red);
+			buf_add(&b, p, 5);
+			buf_adds(&b, red);
 			p += 5;
 			while (*p && *p != '&' && *p != ' ' && *p != '\t' &&
 			    *p != '#' && *p != '"' && *p != '\'')
 				p++;
 			continue;
 		}
-		put(&b, p, 1);
+		buf_add(&b, p, 1);
 		p++;
 	}
 out:
@@ -517,7 +487,7 @@ azblob_endpoint_split(const char *url, char **base, char **path, char *err,
 
 	*base = *path = NULL;
 	if (url == NULL)
-		return fail(err, errlen, "azure: no endpoint");
+		return errf(err, errlen, "azure: no endpoint");
 	if (strncasecmp(url, "https://", 8) == 0) {
 		https = true;
 		auth = url + 8;
@@ -525,16 +495,16 @@ azblob_endpoint_split(const char *url, char **base, char **path, char *err,
 		https = false;
 		auth = url + 7;
 	} else {
-		return fail(err, errlen, "azure: the endpoint must be an "
+		return errf(err, errlen, "azure: the endpoint must be an "
 		    "http:// or https:// URL");
 	}
 	if (strpbrk(url, " \t\r\n?#"))
-		return fail(err, errlen, "azure: the endpoint must not carry "
+		return errf(err, errlen, "azure: the endpoint must not carry "
 		    "a query, a fragment or white space");
 	slash = strchr(auth, '/');
 	sl = slash ? (size_t)(slash - auth) : strlen(auth);
 	if (sl == 0 || memchr(auth, '@', sl))
-		return fail(err, errlen, "azure: the endpoint needs a host "
+		return errf(err, errlen, "azure: the endpoint needs a host "
 		    "and no user name");
 	*base = xasprintf("%s://%.*s", https ? "https" : "http", (int)sl, auth);
 	if (slash) {
@@ -577,14 +547,14 @@ creds_from_conn(struct azblob_creds *out, const char *account,
 	struct azsign_conn conn;
 
 	if (endpoint && *endpoint)
-		return fail(err, errlen, "azure: an endpoint is set together "
+		return errf(err, errlen, "azure: an endpoint is set together "
 		    "with a connection string; put it in the connection "
 		    "string (BlobEndpoint)");
 	if (azsign_conn_parse(cs, &conn, err, errlen) < 0)
 		return -1;
 	if (account && *account && conn.account &&
 	    strcmp(account, conn.account) != 0) {
-		fail(err, errlen, "azure: the storage account %s is not the "
+		errf(err, errlen, "azure: the storage account %s is not the "
 		    "connection string's AccountName %s", account, conn.account);
 		azsign_conn_release(&conn);
 		return -1;
@@ -640,12 +610,12 @@ azblob_creds_resolve(struct azblob_creds *out, const char *account,
 		key = get_nonempty(get, arg, key_names[i]);
 	sas = get_nonempty(get, arg, "AZURE_STORAGE_SAS_TOKEN");
 	if (key == NULL && sas == NULL)
-		return fail(err, errlen, "azure: no credentials: expected "
+		return errf(err, errlen, "azure: no credentials: expected "
 		    "AZURE_STORAGE_CONNECTION_STRING, an account key "
 		    "(AZURE_STORAGE_ACCOUNT_KEY, accountKey, storageAccountKey "
 		    "or key) or AZURE_STORAGE_SAS_TOKEN");
 	if (account == NULL && (key || endpoint == NULL))
-		return fail(err, errlen, "azure: no storage account name");
+		return errf(err, errlen, "azure: no storage account name");
 	if (key) {
 		out->account_key = xstrdup(key);
 	} else {
@@ -653,7 +623,7 @@ azblob_creds_resolve(struct azblob_creds *out, const char *account,
 			sas++;
 		if (*sas == '\0' || strpbrk(sas, " \t\r\n#?")) {
 			memset(out, 0, sizeof(*out));
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: the SAS token has invalid characters");
 		}
 		out->sas = xstrdup(sas);
@@ -1244,7 +1214,7 @@ req_launch(struct azobj *o, const struct azspec *s)
 
 	memcpy(h, s->headers, nh * sizeof(h[0]));
 	if (azsign_date((int64_t)wall_now(), date) == NULL)
-		return fail(o->err, sizeof(o->err), "azure: clock out of range");
+		return errf(o->err, sizeof(o->err), "azure: clock out of range");
 	h[nh].name = "x-ms-date";
 	h[nh++].value = date;
 	h[nh].name = "x-ms-version";
@@ -1256,13 +1226,13 @@ req_launch(struct azobj *o, const struct azspec *s)
 		h[nh++].value = lenbuf;
 	}
 
-	puts0(&url, c->base);
-	puts0(&url, c->prefix);
-	puts0(&url, s->path);
+	buf_adds(&url, c->base);
+	buf_adds(&url, c->prefix);
+	buf_adds(&url, s->path);
 	for (i = 0; i < s->nquery; i++) {
-		puts0(&url, i == 0 ? "?" : "&");
-		puts0(&url, s->query[i].name);
-		puts0(&url, "=");
+		buf_adds(&url, i == 0 ? "?" : "&");
+		buf_adds(&url, s->query[i].name);
+		buf_adds(&url, "=");
 		put_escaped(&url, s->query[i].value ? s->query[i].value : "");
 	}
 	urls = buf_detach(&url, NULL);
@@ -1275,7 +1245,7 @@ req_launch(struct azobj *o, const struct azspec *s)
 	e = curl_easy_init();
 	if (e == NULL) {
 		free_secret(urls);
-		return fail(o->err, sizeof(o->err), "azure: curl_easy_init failed");
+		return errf(o->err, sizeof(o->err), "azure: curl_easy_init failed");
 	}
 	r->x.easy = e;
 	for (i = s->nheaders; i < nh; i++) {
@@ -1495,17 +1465,17 @@ azblob_client_new(struct curlev *m, const struct azblob_config *cfg,
 	const char *ep = cfg->endpoint;
 
 	if (cfg->container == NULL || !valid_container(cfg->container)) {
-		fail(err, errlen, "azure: the container name must be 3-63 "
+		errf(err, errlen, "azure: the container name must be 3-63 "
 		    "lower-case letters, digits and hyphens");
 		return NULL;
 	}
 	if (cfg->account_key == NULL && (cfg->sas == NULL || *cfg->sas == '\0')) {
-		fail(err, errlen, "azure: neither an account key nor a SAS token");
+		errf(err, errlen, "azure: neither an account key nor a SAS token");
 		return NULL;
 	}
 	if (ep == NULL || *ep == '\0') {
 		if (cfg->account == NULL || *cfg->account == '\0') {
-			fail(err, errlen, "azure: neither an endpoint nor an "
+			errf(err, errlen, "azure: neither an endpoint nor an "
 			    "account name");
 			return NULL;
 		}
@@ -1530,7 +1500,7 @@ azblob_client_new(struct curlev *m, const struct azblob_config *cfg,
 		if (*sas == '?')
 			sas++;
 		if (*sas == '\0' || strpbrk(sas, " \t\r\n#?")) {
-			fail(err, errlen, "azure: the SAS token has invalid "
+			errf(err, errlen, "azure: the SAS token has invalid "
 			    "characters");
 			goto fail;
 		}
@@ -1683,15 +1653,15 @@ put_start_list(struct azblob_put *p)
 	/* The part buffer is empty now and holds the list instead. */
 	buf_reset(&p->part);
 	p->part.max = 0;
-	put(&p->part, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>",
+	buf_add(&p->part, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>",
 	    strlen("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>"));
 	for (i = 0; i < p->nblocks; i++) {
 		azblob_block_id(p->nonce, i, id);
-		puts0(&p->part, "<Latest>");
-		puts0(&p->part, id);
-		puts0(&p->part, "</Latest>");
+		buf_adds(&p->part, "<Latest>");
+		buf_adds(&p->part, id);
+		buf_adds(&p->part, "</Latest>");
 	}
-	puts0(&p->part, "</BlockList>");
+	buf_adds(&p->part, "</BlockList>");
 	p->state = PUT_COMMIT;
 	p->committing_list = true;
 	p->o.r.tries = 0;
@@ -1819,7 +1789,7 @@ azblob_put_write(struct azblob_put *p, const void *data, size_t n)
 	}
 	if (n > room)
 		n = room;
-	put(&p->part, data, n);
+	buf_add(&p->part, data, n);
 	if (EVP_DigestUpdate(p->md5all, data, n) != 1)
 		die_oom();
 	p->total += n;

@@ -25,37 +25,6 @@
 	"K1SZFPTOtr/KBHBeksoGMGw=="
 #define DEV_BLOB_ENDPOINT	"http://127.0.0.1:10000/" DEV_ACCOUNT
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    DBP_PRINTF(3, 4);
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static void
-put(struct buf *b, const void *p, size_t n)
-{
-	/* Uncapped buffers only fail on size overflow. */
-	if (buf_append(b, p, n) < 0)
-		die_oom();
-}
-
-static void
-puts0(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
 static bool
 b64char(unsigned char c)
 {
@@ -119,13 +88,13 @@ azsign_key_init(struct azsign_key *k, const char *account,
 {
 	memset(k, 0, sizeof(*k));
 	if (account == NULL || !valid_account(account))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "azure: the account name must be 1-64 letters and digits");
 	if (key_b64 == NULL || *key_b64 == '\0')
-		return fail(err, errlen, "azure: empty account key");
+		return errf(err, errlen, "azure: empty account key");
 	k->key = b64_decode(key_b64, &k->keylen);
 	if (k->key == NULL)
-		return fail(err, errlen, "azure: the account key is not valid base64");
+		return errf(err, errlen, "azure: the account key is not valid base64");
 	k->account = xstrdup(account);
 	return 0;
 }
@@ -195,9 +164,9 @@ put_trimmed(struct buf *b, const char *v)
 			continue;
 		}
 		if (space)
-			puts0(b, " ");
+			buf_adds(b, " ");
 		space = false;
-		put(b, v, 1);
+		buf_add(b, v, 1);
 	}
 }
 
@@ -215,7 +184,7 @@ put_std(struct buf *b, const struct azsign_req *req, const char *name)
 			continue;
 		v = req->headers[i].value ? req->headers[i].value : "";
 		if (!first)
-			puts0(b, ",");
+			buf_adds(b, ",");
 		first = false;
 		put_trimmed(b, v);
 	}
@@ -259,14 +228,14 @@ canonical_headers(const struct azsign_req *req, struct buf *b)
 	qsort(it, n, sizeof(*it), item_cmp);
 	for (i = 0; i < n; i++) {
 		if (i == 0 || strcmp(it[i].name, it[i - 1].name) != 0) {
-			puts0(b, it[i].name);
-			puts0(b, ":");
+			buf_adds(b, it[i].name);
+			buf_adds(b, ":");
 		} else {
-			puts0(b, ",");
+			buf_adds(b, ",");
 		}
 		put_trimmed(b, it[i].value);
 		if (i + 1 == n || strcmp(it[i].name, it[i + 1].name) != 0)
-			puts0(b, "\n");
+			buf_adds(b, "\n");
 	}
 	free_items(it, n);
 }
@@ -278,9 +247,9 @@ canonical_resource(const char *account, const struct azsign_req *req,
 	struct item *it;
 	size_t i;
 
-	puts0(b, "/");
-	puts0(b, account);
-	puts0(b, req->path && *req->path ? req->path : "/");
+	buf_adds(b, "/");
+	buf_adds(b, account);
+	buf_adds(b, req->path && *req->path ? req->path : "/");
 	if (req->nquery == 0)
 		return;
 	it = xcalloc(req->nquery, sizeof(*it));
@@ -292,13 +261,13 @@ canonical_resource(const char *account, const struct azsign_req *req,
 	qsort(it, req->nquery, sizeof(*it), item_value_cmp);
 	for (i = 0; i < req->nquery; i++) {
 		if (i == 0 || strcmp(it[i].name, it[i - 1].name) != 0) {
-			puts0(b, "\n");
-			puts0(b, it[i].name);
-			puts0(b, ":");
+			buf_adds(b, "\n");
+			buf_adds(b, it[i].name);
+			buf_adds(b, ":");
 		} else {
-			puts0(b, ",");
+			buf_adds(b, ",");
 		}
-		puts0(b, it[i].value);
+		buf_adds(b, it[i].value);
 	}
 	free_items(it, req->nquery);
 }
@@ -310,34 +279,34 @@ check_req(const char *account, const struct azsign_req *req, char *err,
 	size_t i;
 
 	if (account == NULL || !valid_account(account))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "azure: the account name must be 1-64 letters and digits");
 	if (req->method == NULL || *req->method == '\0' ||
 	    strpbrk(req->method, " \t\r\n"))
-		return fail(err, errlen, "azure: missing or invalid request method");
+		return errf(err, errlen, "azure: missing or invalid request method");
 	if (req->path && *req->path && *req->path != '/')
-		return fail(err, errlen, "azure: the path must start with '/'");
+		return errf(err, errlen, "azure: the path must start with '/'");
 	if (req->path && strpbrk(req->path, " \t\r\n?#"))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "azure: the path must be encoded and carry no query");
 	for (i = 0; i < req->nheaders; i++) {
 		const char *n = req->headers[i].name, *v = req->headers[i].value;
 
 		if (n == NULL || *n == '\0' || strpbrk(n, " \t\r\n:"))
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: invalid header name (header %zu)", i);
 		if (v && strpbrk(v, "\r\n"))
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: header %.64s has a line break in its value", n);
 	}
 	for (i = 0; i < req->nquery; i++) {
 		const char *v = req->query[i].value;
 
 		if (req->query[i].name == NULL || *req->query[i].name == '\0')
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: query parameter %zu has no name", i);
 		if (strpbrk(req->query[i].name, "\r\n") || (v && strpbrk(v, "\r\n")))
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: query parameter %zu has a line break", i);
 	}
 	return 0;
@@ -361,11 +330,11 @@ azsign_string_to_sign(const char *account, const struct azsign_req *req,
 	if (check_req(account, req, err, errlen) < 0)
 		return NULL;
 	msdate = has_header(req, "x-ms-date");
-	puts0(&b, req->method);
-	puts0(&b, "\n");
+	buf_adds(&b, req->method);
+	buf_adds(&b, "\n");
 	for (i = 0; i < ARRAY_SIZE(std); i++) {
 		if (strcmp(std[i], "Date") == 0 && msdate) {
-			puts0(&b, "\n");
+			buf_adds(&b, "\n");
 			continue;
 		}
 		if (strcmp(std[i], "Content-Length") == 0) {
@@ -374,12 +343,12 @@ azsign_string_to_sign(const char *account, const struct azsign_req *req,
 			put_std(&v, req, std[i]);
 			/* Version 2015-02-21 and later sign a zero length as "". */
 			if (strcmp(buf_cstr(&v), "0") != 0)
-				put(&b, v.data, v.len);
+				buf_add(&b, v.data, v.len);
 			buf_release(&v);
 		} else {
 			put_std(&b, req, std[i]);
 		}
-		puts0(&b, "\n");
+		buf_adds(&b, "\n");
 	}
 	canonical_headers(req, &b);
 	canonical_resource(account, req, &b);
@@ -398,7 +367,7 @@ azsign_sign(const struct azsign_key *k, const struct azsign_req *req,
 	if (sts)
 		*sts = NULL;
 	if (k == NULL || k->key == NULL || k->account == NULL)
-		return fail(err, errlen, "azure: no account key");
+		return errf(err, errlen, "azure: no account key");
 	s = azsign_string_to_sign(k->account, req, err, errlen);
 	if (s == NULL)
 		return -1;
@@ -475,13 +444,13 @@ encode_into(struct buf *b, const char *s, bool keep_slash)
 		char esc[3];
 
 		if (unreserved(c) || (keep_slash && c == '/')) {
-			put(b, s, 1);
+			buf_add(b, s, 1);
 			continue;
 		}
 		esc[0] = '%';
 		esc[1] = digits[c >> 4];
 		esc[2] = digits[c & 15];
-		put(b, esc, 3);
+		buf_add(b, esc, 3);
 	}
 }
 
@@ -490,9 +459,9 @@ azsign_blob_path(const char *container, const char *blob)
 {
 	struct buf b = BUF_INIT(0);
 
-	puts0(&b, "/");
+	buf_adds(&b, "/");
 	encode_into(&b, container ? container : "", false);
-	puts0(&b, "/");
+	buf_adds(&b, "/");
 	encode_into(&b, blob ? blob : "", true);
 	return buf_detach(&b, NULL);
 }
@@ -565,7 +534,7 @@ conn_split(const char *s, char **copy, char *vals[CK__COUNT], char *err,
 			continue;
 		eq = strchr(seg, '=');
 		if (eq == NULL || eq == seg)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: connection string segment %d is not key=value",
 			    segno);
 		*eq = '\0';
@@ -578,7 +547,7 @@ conn_split(const char *s, char **copy, char *vals[CK__COUNT], char *err,
 		if (k == CK__COUNT)
 			continue;	/* QueueEndpoint, TableEndpoint, ... */
 		if (vals[k])
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: connection string has %s twice", conn_keys[k]);
 		vals[k] = eq + 1;
 		while (*vals[k] == ' ' || *vals[k] == '\t')
@@ -597,7 +566,7 @@ conn_fill(struct azsign_conn *c, char *vals[CK__COUNT], char *err,
 
 	if (vals[CK_DEV]) {
 		if (strcasecmp(vals[CK_DEV], "true") != 0)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: UseDevelopmentStorage must be \"true\"");
 		proto = proto ? proto : "http";
 		account = account ? account : DEV_ACCOUNT;
@@ -607,12 +576,12 @@ conn_fill(struct azsign_conn *c, char *vals[CK__COUNT], char *err,
 	if (proto == NULL)
 		proto = "https";
 	if (strcasecmp(proto, "https") != 0 && strcasecmp(proto, "http") != 0)
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "azure: DefaultEndpointsProtocol must be http or https");
 	c->protocol = xstrdup(strcasecmp(proto, "https") == 0 ? "https" : "http");
 
 	if (account && !valid_account(account))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "azure: AccountName must be 1-64 letters and digits");
 	if (account)
 		c->account = xstrdup(account);
@@ -622,12 +591,12 @@ conn_fill(struct azsign_conn *c, char *vals[CK__COUNT], char *err,
 		unsigned char *raw = b64_decode(key, &n);
 
 		if (raw == NULL)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: AccountKey is not valid base64");
 		secure_zero(raw, n);
 		free(raw);
 		if (c->account == NULL)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: AccountKey needs AccountName");
 		c->account_key = xstrdup(key);
 	}
@@ -635,19 +604,19 @@ conn_fill(struct azsign_conn *c, char *vals[CK__COUNT], char *err,
 		if (*sas == '?')
 			sas++;
 		if (*sas == '\0')
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: SharedAccessSignature is empty");
 		if (strpbrk(sas, " \t\r\n#?"))
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: SharedAccessSignature has invalid characters");
 		c->sas = xstrdup(sas);
 	}
 	if (c->account_key == NULL && c->sas == NULL)
-		return fail(err, errlen, "azure: connection string has neither "
+		return errf(err, errlen, "azure: connection string has neither "
 		    "AccountKey nor SharedAccessSignature");
 
 	if (vals[CK_SUFFIX] && !valid_suffix(vals[CK_SUFFIX]))
-		return fail(err, errlen, "azure: invalid EndpointSuffix");
+		return errf(err, errlen, "azure: invalid EndpointSuffix");
 	c->endpoint_suffix = xstrdup(vals[CK_SUFFIX] ? vals[CK_SUFFIX] :
 	    AZSIGN_ENDPOINT_SUFFIX);
 
@@ -656,10 +625,10 @@ conn_fill(struct azsign_conn *c, char *vals[CK__COUNT], char *err,
 
 		if (strncasecmp(blob, "https://", 8) != 0 &&
 		    strncasecmp(blob, "http://", 7) != 0)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: BlobEndpoint is not an http(s) URL");
 		if (strpbrk(blob, " \t\r\n?#"))
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "azure: BlobEndpoint has invalid characters");
 		while (n > 0 && blob[n - 1] == '/')
 			n--;
@@ -668,7 +637,7 @@ conn_fill(struct azsign_conn *c, char *vals[CK__COUNT], char *err,
 		c->blob_endpoint = xasprintf("%s://%s.blob.%s", c->protocol,
 		    c->account, c->endpoint_suffix);
 	} else {
-		return fail(err, errlen, "azure: connection string has neither "
+		return errf(err, errlen, "azure: connection string has neither "
 		    "AccountName nor BlobEndpoint");
 	}
 	return 0;
@@ -687,7 +656,7 @@ azsign_conn_parse(const char *s, struct azsign_conn *out, char *err,
 	if (err && errlen)
 		err[0] = '\0';
 	if (s == NULL || *s == '\0')
-		return fail(err, errlen, "azure: empty connection string");
+		return errf(err, errlen, "azure: empty connection string");
 	len = strlen(s);
 	rc = conn_split(s, &copy, vals, err, errlen);
 	if (rc == 0)

@@ -142,3 +142,16 @@ buf_detach(struct buf *b, size_t *len)
 	b->len = b->cap = 0;
 	return p;
 }
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (buf_append(b, p, n) < 0)
+		die_oom();
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}

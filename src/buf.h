@@ -32,6 +32,10 @@ void buf_reset(struct buf *b);
 /* Append; return 0, or -1 when the cap would be exceeded (nothing is
  * appended then). */
 int buf_append(struct buf *b, const void *p, size_t n) DBP_MUSTCHECK;
+/* buf_append() / buf_puts() for uncapped buffers, which fail only on a
+ * size overflow: that is fatal (die_oom()). */
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
 int buf_puts(struct buf *b, const char *s) DBP_MUSTCHECK;
 int buf_putc(struct buf *b, char c) DBP_MUSTCHECK;
 int buf_printf(struct buf *b, const char *fmt, ...) DBP_PRINTF(2, 3) DBP_MUSTCHECK;

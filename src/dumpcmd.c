@@ -92,20 +92,6 @@ env(struct dumpcmd *c, const char *name, const char *value)
 	    value));
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    DBP_PRINTF(3, 4);
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ---- checks -------------------------------------------------------- */
 
 static bool
@@ -128,15 +114,15 @@ check_name(const char *field, const char *s, char *err, size_t errlen)
 	enum text_check tc;
 
 	if (s == NULL || *s == '\0')
-		return fail(err, errlen, "%s: must not be empty", field);
+		return errf(err, errlen, "%s: must not be empty", field);
 	tc = text_check(s, strlen(s));
 	if (tc != TEXT_OK)
-		return fail(err, errlen, "%s: %s", field, text_check_msg(tc));
+		return errf(err, errlen, "%s: %s", field, text_check_msg(tc));
 	if (has_ctl(s))
-		return fail(err, errlen, "%s: must not contain control "
+		return errf(err, errlen, "%s: must not contain control "
 		    "characters", field);
 	if (s[0] == '-')
-		return fail(err, errlen, "%s: must not start with '-' (a tool "
+		return errf(err, errlen, "%s: must not start with '-' (a tool "
 		    "would read it as an option)", field);
 	return 0;
 }
@@ -162,9 +148,9 @@ static int
 check_value(const char *field, const char *s, char *err, size_t errlen)
 {
 	if (s == NULL || *s == '\0')
-		return fail(err, errlen, "%s: must not be empty", field);
+		return errf(err, errlen, "%s: must not be empty", field);
 	if (has_ctl(s))
-		return fail(err, errlen, "%s: must not contain control "
+		return errf(err, errlen, "%s: must not contain control "
 		    "characters", field);
 	return 0;
 }
@@ -175,7 +161,7 @@ check_path(const char *field, const char *s, char *err, size_t errlen)
 	if (check_value(field, s, err, errlen) != 0)
 		return -1;
 	if (s[0] != '/')
-		return fail(err, errlen, "%s: must be an absolute path", field);
+		return errf(err, errlen, "%s: must be an absolute path", field);
 	return 0;
 }
 
@@ -201,16 +187,16 @@ pg_env(struct dumpcmd *c, const struct dumpcmd_pg *t, char *err,
 	char num[16];
 
 	if (p == NULL)
-		return fail(err, errlen, "no connection parameters");
+		return errf(err, errlen, "no connection parameters");
 	port = p->port ? p->port : PG_DEFAULT_PORT;
 	if (check_value("host", p->host, err, errlen) != 0 ||
 	    check_value("user", p->user, err, errlen) != 0 ||
 	    check_name("database", t->dbname, err, errlen) != 0)
 		return -1;
 	if (port < 1 || port > 65535)
-		return fail(err, errlen, "port %d out of range", port);
+		return errf(err, errlen, "port %d out of range", port);
 	if ((unsigned)p->sslmode >= PGCONN_SSL__COUNT)
-		return fail(err, errlen, "invalid sslmode");
+		return errf(err, errlen, "invalid sslmode");
 	if (t->passfile != NULL &&
 	    check_path("password file", t->passfile, err, errlen) != 0)
 		return -1;
@@ -270,14 +256,14 @@ lock_wait_ms(const char *v, long long *ms, char *err, size_t errlen)
 		*ms = strtoll(v, NULL, 10);
 	} else if (duration_parse(v, &ns, e, sizeof(e)) == 0) {
 		if (ns < 0)
-			return fail(err, errlen, "postgres.lockWaitTimeout: "
+			return errf(err, errlen, "postgres.lockWaitTimeout: "
 			    "must not be negative");
 		*ms = ns / 1000000 + (ns % 1000000 != 0);
 	} else {
-		return fail(err, errlen, "postgres.lockWaitTimeout: %s", e);
+		return errf(err, errlen, "postgres.lockWaitTimeout: %s", e);
 	}
 	if (*ms > 2147483647LL)
-		return fail(err, errlen, "postgres.lockWaitTimeout: longer "
+		return errf(err, errlen, "postgres.lockWaitTimeout: longer "
 		    "than PostgreSQL allows (24 days)");
 	return 0;
 }
@@ -322,19 +308,19 @@ dumpcmd_pg_dump(struct dumpcmd *c, const struct dumpcmd_pg *t,
 	fmt = o->format == API_PG_FORMAT_NONE ? API_PG_FORMAT_CUSTOM :
 	    o->format;
 	if ((unsigned)fmt >= API_PG_FORMAT__COUNT)
-		return fail(err, errlen, "postgres.format: invalid");
+		return errf(err, errlen, "postgres.format: invalid");
 	if (o->method == API_PG_METHOD_PG_BASEBACKUP)
-		return fail(err, errlen, "postgres.method: pg_basebackup is "
+		return errf(err, errlen, "postgres.method: pg_basebackup is "
 		    "not supported; use pg_dump");
 	if (o->data_only && o->schema_only)
-		return fail(err, errlen, "postgres.schemaOnly: must not be "
+		return errf(err, errlen, "postgres.schemaOnly: must not be "
 		    "true together with dataOnly");
 	if (fmt == API_PG_FORMAT_DIRECTORY && t->path == NULL)
-		return fail(err, errlen, "postgres.format: directory writes a "
+		return errf(err, errlen, "postgres.format: directory writes a "
 		    "directory, which cannot be streamed; use custom, tar or "
 		    "plain");
 	if (o->jobs > 1 && fmt != API_PG_FORMAT_DIRECTORY)
-		return fail(err, errlen, "postgres.jobs: pg_dump runs jobs in "
+		return errf(err, errlen, "postgres.jobs: pg_dump runs jobs in "
 		    "parallel only with format directory");
 	if (check_names("postgres.schemas", &o->schemas, err, errlen) != 0 ||
 	    check_names("postgres.excludeSchemas", &o->exclude_schemas, err,
@@ -412,22 +398,22 @@ psql_restore(struct dumpcmd *c, const struct dumpcmd_pg *t,
 	    "as a whole; this needs format custom or tar";
 
 	if (o->data_only)
-		return fail(err, errlen, "postgres.dataOnly: %s", why);
+		return errf(err, errlen, "postgres.dataOnly: %s", why);
 	if (o->schema_only)
-		return fail(err, errlen, "postgres.schemaOnly: %s", why);
+		return errf(err, errlen, "postgres.schemaOnly: %s", why);
 	if (o->no_privileges)
-		return fail(err, errlen, "postgres.noPrivileges: %s", why);
+		return errf(err, errlen, "postgres.noPrivileges: %s", why);
 	if (o->schemas.n > 0)
-		return fail(err, errlen, "postgres.schemas: %s", why);
+		return errf(err, errlen, "postgres.schemas: %s", why);
 	if (o->tables.n > 0)
-		return fail(err, errlen, "postgres.tables: %s", why);
+		return errf(err, errlen, "postgres.tables: %s", why);
 	if (o->disable_triggers)
-		return fail(err, errlen, "postgres.disableTriggers: %s", why);
+		return errf(err, errlen, "postgres.disableTriggers: %s", why);
 	if (o->role_mapping.n > 0)
-		return fail(err, errlen, "postgres.roleMapping: not supported "
+		return errf(err, errlen, "postgres.roleMapping: not supported "
 		    "(no PostgreSQL tool renames roles)");
 	if (o->jobs > 1)
-		return fail(err, errlen, "postgres.jobs: %s", why);
+		return errf(err, errlen, "postgres.jobs: %s", why);
 	if (pg_env(c, t, err, errlen) != 0)
 		return -1;
 	arg(c, "psql");
@@ -470,9 +456,9 @@ dumpcmd_pg_restore(struct dumpcmd *c, const struct dumpcmd_pg *t,
 		o = &defaults;
 	if (format == API_PG_FORMAT_NONE ||
 	    (unsigned)format >= API_PG_FORMAT__COUNT)
-		return fail(err, errlen, "the dump's format is unknown");
+		return errf(err, errlen, "the dump's format is unknown");
 	if (o->data_only && o->schema_only)
-		return fail(err, errlen, "postgres.schemaOnly: must not be "
+		return errf(err, errlen, "postgres.schemaOnly: must not be "
 		    "true together with dataOnly");
 	if (check_names("postgres.schemas", &o->schemas, err, errlen) != 0 ||
 	    check_names("postgres.tables", &o->tables, err, errlen) != 0)
@@ -483,17 +469,17 @@ dumpcmd_pg_restore(struct dumpcmd *c, const struct dumpcmd_pg *t,
 		return 0;
 	}
 	if (o->role_mapping.n > 0)
-		return fail(err, errlen, "postgres.roleMapping: not supported: "
+		return errf(err, errlen, "postgres.roleMapping: not supported: "
 		    "pg_restore cannot rename roles (restore with noOwner and "
 		    "grant to the new roles afterwards)");
 	if (format == API_PG_FORMAT_DIRECTORY && t->path == NULL)
-		return fail(err, errlen, "format directory is restored from a "
+		return errf(err, errlen, "format directory is restored from a "
 		    "local directory only");
 	if (o->jobs > 1 && t->path == NULL)
-		return fail(err, errlen, "postgres.jobs: pg_restore runs jobs "
+		return errf(err, errlen, "postgres.jobs: pg_restore runs jobs "
 		    "in parallel only from a local file, not from a stream");
 	if (o->jobs > 1 && format == API_PG_FORMAT_TAR)
-		return fail(err, errlen, "postgres.jobs: pg_restore cannot run "
+		return errf(err, errlen, "postgres.jobs: pg_restore cannot run "
 		    "jobs in parallel on format tar");
 	if (pg_env(c, t, err, errlen) != 0)
 		goto fail;
@@ -599,21 +585,21 @@ my_common(struct dumpcmd *c, const struct dumpcmd_my *t, bool restore,
 	int port;
 
 	if (p == NULL)
-		return fail(err, errlen, "no connection parameters");
+		return errf(err, errlen, "no connection parameters");
 	if ((unsigned)t->client >= DUMPCMD_MY__COUNT)
-		return fail(err, errlen, "invalid client");
+		return errf(err, errlen, "invalid client");
 	if ((unsigned)p->tls_mode >= MYCONN_TLS__COUNT)
-		return fail(err, errlen, "invalid TLS mode");
+		return errf(err, errlen, "invalid TLS mode");
 	port = p->port ? p->port : MY_DEFAULT_PORT;
 	if (check_value("host", p->host, err, errlen) != 0 ||
 	    check_value("user", p->user, err, errlen) != 0 ||
 	    check_name("database", t->dbname, err, errlen) != 0)
 		return -1;
 	if (port < 1 || port > 65535)
-		return fail(err, errlen, "port %d out of range", port);
+		return errf(err, errlen, "port %d out of range", port);
 	charset = p->charset ? p->charset : MY_DEFAULT_CHARSET;
 	if (!charset_ok(charset))
-		return fail(err, errlen, "invalid character set name");
+		return errf(err, errlen, "invalid character set name");
 	if (t->cnf != NULL &&
 	    check_path("option file", t->cnf, err, errlen) != 0)
 		return -1;
@@ -666,13 +652,13 @@ dumpcmd_my_dump(struct dumpcmd *c, const struct dumpcmd_my *t,
 		o = &defaults;
 	if (o->method == API_MY_METHOD_XTRABACKUP ||
 	    o->method == API_MY_METHOD_MYSQLPUMP)
-		return fail(err, errlen, "mysql.method: %s is not supported; "
+		return errf(err, errlen, "mysql.method: %s is not supported; "
 		    "use mysqldump", api_my_backup_method_names[o->method]);
 	if ((unsigned)o->set_gtid_purged >= API_MY_GTID__COUNT)
-		return fail(err, errlen, "mysql.setGtidPurged: invalid");
+		return errf(err, errlen, "mysql.setGtidPurged: invalid");
 	if (t->client == DUMPCMD_MARIADB &&
 	    o->set_gtid_purged == API_MY_GTID_ON)
-		return fail(err, errlen, "mysql.setGtidPurged: ON is not "
+		return errf(err, errlen, "mysql.setGtidPurged: ON is not "
 		    "supported by mariadb-dump (MariaDB has no gtid_purged)");
 	if (check_names("mysql.databases", &o->databases, err, errlen) != 0 ||
 	    check_names("mysql.tables", &o->tables, err, errlen) != 0 ||
@@ -681,7 +667,7 @@ dumpcmd_my_dump(struct dumpcmd *c, const struct dumpcmd_my *t,
 		return -1;
 	for (i = 0; i < o->databases.n; i++)
 		if (!streq(o->databases.v[i], t->dbname))
-			return fail(err, errlen, "mysql.databases[%zu]: a backup "
+			return errf(err, errlen, "mysql.databases[%zu]: a backup "
 			    "dumps the Database it references only", i);
 	if (my_common(c, t, false, err, errlen) != 0)
 		goto fail;
@@ -734,11 +720,11 @@ dumpcmd_my_restore(struct dumpcmd *c, const struct dumpcmd_my *t,
 	if (o == NULL || !o->set)
 		o = &defaults;
 	if (!o->routines)
-		return fail(err, errlen, "mysql.routines: %s", why);
+		return errf(err, errlen, "mysql.routines: %s", why);
 	if (!o->triggers)
-		return fail(err, errlen, "mysql.triggers: %s", why);
+		return errf(err, errlen, "mysql.triggers: %s", why);
 	if (!o->events)
-		return fail(err, errlen, "mysql.events: %s", why);
+		return errf(err, errlen, "mysql.events: %s", why);
 	if (my_common(c, t, true, err, errlen) != 0)
 		goto fail;
 	/* Session settings before the first statement of the dump; -e would

@@ -23,23 +23,6 @@
 #define GCSAUTH_GRANT \
 	"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    DBP_PRINTF(3, 4);
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /*
  * Parses JSON that may hold secrets. The parser's message is not asked
  * for: callers report a fixed text, so nothing of the input can leak into
@@ -99,18 +82,18 @@ member(yajl_val root, const char *key, bool required, const char **out,
 	*out = NULL;
 	if (v == NULL || json_is_null(v)) {
 		if (required)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "gcs: service-account key: missing %s", key);
 		return 0;
 	}
 	if (!YAJL_IS_STRING(v))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: service-account key: %s is not a string", key);
 	if (json_str_check(v, NULL) != TEXT_OK)
-		return fail(err, errlen, "gcs: service-account key: %s %s", key,
+		return errf(err, errlen, "gcs: service-account key: %s %s", key,
 		    text_check_msg(json_str_check(v, NULL)));
 	if (required && *v->u.string == '\0')
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: service-account key: %s is empty", key);
 	*out = v->u.string;
 	return 0;
@@ -139,13 +122,13 @@ load_key(const char *pem, char *err, size_t errlen)
 	/* The queue names only OpenSSL's reasons, but nobody reads it here. */
 	ERR_clear_error();
 	if (pkey == NULL) {
-		fail(err, errlen, "gcs: service-account key: private_key is not "
+		errf(err, errlen, "gcs: service-account key: private_key is not "
 		    "an unencrypted PEM private key");
 		return NULL;
 	}
 	if (!EVP_PKEY_is_a(pkey, "RSA")) {
 		EVP_PKEY_free(pkey);
-		fail(err, errlen,
+		errf(err, errlen,
 		    "gcs: service-account key: private_key is not an RSA key");
 		return NULL;
 	}
@@ -178,12 +161,12 @@ sa_fill(yajl_val root, struct gcsauth_sa *out, char *err, size_t errlen)
 	const char *type, *email, *pem, *kid, *uri, *project;
 
 	if (root == NULL || !YAJL_IS_OBJECT(root))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: service-account key is not a JSON object");
 	if (member(root, "type", true, &type, err, errlen) < 0)
 		return -1;
 	if (strcmp(type, "service_account") != 0)
-		return fail(err, errlen, "gcs: key type is \"%.40s\", not "
+		return errf(err, errlen, "gcs: key type is \"%.40s\", not "
 		    "\"service_account\"", type);
 	if (member(root, "client_email", true, &email, err, errlen) < 0 ||
 	    member(root, "private_key", true, &pem, err, errlen) < 0 ||
@@ -192,7 +175,7 @@ sa_fill(yajl_val root, struct gcsauth_sa *out, char *err, size_t errlen)
 	    member(root, "project_id", false, &project, err, errlen) < 0)
 		return -1;
 	if (uri && !http_url(uri))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: service-account key: token_uri is not an http(s) URL");
 	out->pkey = load_key(pem, err, errlen);
 	if (out->pkey == NULL)
@@ -216,7 +199,7 @@ gcsauth_sa_parse(const char *json, size_t len, struct gcsauth_sa *out,
 		err[0] = '\0';
 	root = parse_quiet(json, len);
 	if (root == NULL)
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: service-account key is not valid JSON");
 	rc = sa_fill(root, out, err, errlen);
 	wipe_member(root, "private_key");
@@ -267,11 +250,11 @@ gcsauth_jwt(const struct gcsauth_sa *sa, const char *scope, int64_t now,
 	if (err && errlen)
 		err[0] = '\0';
 	if (sa == NULL || sa->pkey == NULL) {
-		fail(err, errlen, "gcs: no service-account key");
+		errf(err, errlen, "gcs: no service-account key");
 		return NULL;
 	}
 	if (now < 0 || now > GCSAUTH_MAX_TIME - GCSAUTH_JWT_LIFETIME) {
-		fail(err, errlen, "gcs: time out of range for a JWT");
+		errf(err, errlen, "gcs: time out of range for a JWT");
 		return NULL;
 	}
 
@@ -301,7 +284,7 @@ gcsauth_jwt(const struct gcsauth_sa *sa, const char *scope, int64_t now,
 
 	if (rs256(sa->pkey, b.data, b.len, &sig, &siglen) < 0) {
 		buf_release(&b);
-		fail(err, errlen, "gcs: signing the JWT failed");
+		errf(err, errlen, "gcs: signing the JWT failed");
 		return NULL;
 	}
 	if (buf_putc(&b, '.') < 0)
@@ -380,35 +363,35 @@ token_fill(yajl_val root, int64_t now, struct gcsauth_token *out, char *err,
 	size_t i;
 
 	if (root == NULL || !YAJL_IS_OBJECT(root))
-		return fail(err, errlen, "gcs: token response is not a JSON object");
+		return errf(err, errlen, "gcs: token response is not a JSON object");
 	e = json_str(json_get(root, "error", NULL));
 	if (e) {
 		const char *d = json_str(json_get(root, "error_description", NULL));
 
-		return fail(err, errlen, "gcs: token endpoint refused: %s%s%s%s",
+		return errf(err, errlen, "gcs: token endpoint refused: %s%s%s%s",
 		    printable(e, b1), d ? " (" : "", d ? printable(d, b2) : "",
 		    d ? ")" : "");
 	}
 	tok = json_str(json_get(root, "access_token", NULL));
 	if (tok == NULL || *tok == '\0')
-		return fail(err, errlen, "gcs: token response: missing access_token");
+		return errf(err, errlen, "gcs: token response: missing access_token");
 	if (json_str_check(json_get(root, "access_token", NULL), NULL) != TEXT_OK)
-		return fail(err, errlen, "gcs: token response: "
+		return errf(err, errlen, "gcs: token response: "
 		    "access_token has invalid characters");
 	for (i = 0; tok[i]; i++)
 		if ((unsigned char)tok[i] <= 0x20 || tok[i] == 0x7f)
-			return fail(err, errlen, "gcs: token response: "
+			return errf(err, errlen, "gcs: token response: "
 			    "access_token has invalid characters");
 	if (expires_in(json_get(root, "expires_in", NULL), &ttl) < 0)
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: token response: missing or invalid expires_in");
 	type = json_str(json_get(root, "token_type", NULL));
 	if (json_get(root, "token_type", NULL) && (type == NULL ||
 	    strcasecmp(type, "Bearer") != 0))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "gcs: token response: token_type is not Bearer");
 	if (now < 0 || now > GCSAUTH_MAX_TIME)
-		return fail(err, errlen, "gcs: time out of range");
+		return errf(err, errlen, "gcs: time out of range");
 
 	gcsauth_token_release(out);
 	out->access_token = xstrdup(tok);
@@ -428,7 +411,7 @@ gcsauth_token_parse(const char *json, size_t len, int64_t now,
 		err[0] = '\0';
 	root = parse_quiet(json, len);
 	if (root == NULL)
-		return fail(err, errlen, "gcs: token response is not valid JSON");
+		return errf(err, errlen, "gcs: token response is not valid JSON");
 	rc = token_fill(root, now, out, err, errlen);
 	wipe_member(root, "access_token");
 	wipe_member(root, "id_token");

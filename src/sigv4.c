@@ -25,23 +25,6 @@ struct hdr {
 	size_t order;		/* position in the input, keeps duplicates stable */
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    DBP_PRINTF(3, 4);
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static void
 hmac256(const void *key, size_t keylen, const void *data, size_t n,
     unsigned char out[SHA256_LEN])
@@ -76,20 +59,6 @@ unreserved(unsigned char c)
 }
 
 static void
-put(struct buf *b, const void *p, size_t n)
-{
-	/* Uncapped buffers only fail on size overflow. */
-	if (buf_append(b, p, n) < 0)
-		die_oom();
-}
-
-static void
-puts0(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static void
 encode_into(struct buf *b, const char *s, size_t n, bool keep_slash)
 {
 	static const char digits[] = "0123456789ABCDEF";
@@ -100,13 +69,13 @@ encode_into(struct buf *b, const char *s, size_t n, bool keep_slash)
 		char esc[3];
 
 		if (unreserved(c) || (keep_slash && c == '/')) {
-			put(b, &s[i], 1);
+			buf_add(b, &s[i], 1);
 			continue;
 		}
 		esc[0] = '%';
 		esc[1] = digits[c >> 4];
 		esc[2] = digits[c & 15];
-		put(b, esc, 3);
+		buf_add(b, esc, 3);
 	}
 }
 
@@ -124,10 +93,10 @@ sigv4_key_path(const char *bucket, const char *key)
 {
 	struct buf b = BUF_INIT(0);
 
-	puts0(&b, "/");
+	buf_adds(&b, "/");
 	if (bucket && *bucket) {
 		encode_into(&b, bucket, strlen(bucket), false);
-		puts0(&b, "/");
+		buf_adds(&b, "/");
 	}
 	if (key)
 		encode_into(&b, key, strlen(key), true);
@@ -335,50 +304,50 @@ check_input(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	size_t i;
 
 	if (req->method == NULL || *req->method == '\0')
-		return fail(err, errlen, "sigv4: no request method");
+		return errf(err, errlen, "sigv4: no request method");
 	for (i = 0; req->method[i]; i++)
 		if (!tchar((unsigned char)req->method[i]))
-			return fail(err, errlen, "sigv4: invalid request method");
+			return errf(err, errlen, "sigv4: invalid request method");
 	if (req->path && *req->path && *req->path != '/')
-		return fail(err, errlen, "sigv4: the path must start with '/'");
+		return errf(err, errlen, "sigv4: the path must start with '/'");
 	if (cred == NULL || cred->access_key_id == NULL ||
 	    *cred->access_key_id == '\0')
-		return fail(err, errlen, "sigv4: no access key id");
+		return errf(err, errlen, "sigv4: no access key id");
 	if (strchr(cred->access_key_id, '/') ||
 	    strpbrk(cred->access_key_id, "\r\n, "))
-		return fail(err, errlen, "sigv4: invalid access key id");
+		return errf(err, errlen, "sigv4: invalid access key id");
 	if (cred->secret_key == NULL || *cred->secret_key == '\0')
-		return fail(err, errlen, "sigv4: no secret key");
+		return errf(err, errlen, "sigv4: no secret key");
 	if (cred->session_token && strpbrk(cred->session_token, "\r\n"))
-		return fail(err, errlen,
+		return errf(err, errlen,
 		    "sigv4: the session token contains a line break");
 	if (req->region == NULL || *req->region == '\0' ||
 	    strpbrk(req->region, "/\r\n "))
-		return fail(err, errlen, "sigv4: missing or invalid region");
+		return errf(err, errlen, "sigv4: missing or invalid region");
 	if (req->service == NULL || *req->service == '\0' ||
 	    strpbrk(req->service, "/\r\n "))
-		return fail(err, errlen, "sigv4: missing or invalid service");
+		return errf(err, errlen, "sigv4: missing or invalid service");
 	if (req->payload_hash && !valid_payload_hash(req->payload_hash))
-		return fail(err, errlen, "sigv4: malformed payload hash");
+		return errf(err, errlen, "sigv4: malformed payload hash");
 	if (req->now < 0 || req->now > SIGV4_MAX_TIME)
-		return fail(err, errlen, "sigv4: signing time out of range");
+		return errf(err, errlen, "sigv4: signing time out of range");
 	for (i = 0; i < req->nheaders; i++) {
 		const char *n = req->headers[i].name, *v = req->headers[i].value;
 		const char *p;
 
 		if (n == NULL || *n == '\0')
-			return fail(err, errlen, "sigv4: header %zu has no name", i);
+			return errf(err, errlen, "sigv4: header %zu has no name", i);
 		for (p = n; *p; p++)
 			if (!tchar((unsigned char)*p))
-				return fail(err, errlen,
+				return errf(err, errlen,
 				    "sigv4: invalid header name (header %zu)", i);
 		if (v && strpbrk(v, "\r\n"))
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "sigv4: header %.64s has a line break in its value", n);
 	}
 	for (i = 0; i < req->nquery; i++)
 		if (req->query[i].name == NULL)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "sigv4: query parameter %zu has no name", i);
 	return 0;
 }
@@ -402,12 +371,12 @@ build_headers(const struct sigv4_req *req, const struct sigv4_cred *cred,
 
 		free(t);
 		if (!same)
-			return fail(err, errlen,
+			return errf(err, errlen,
 			    "sigv4: the x-amz-date header differs from the "
 			    "signing time %s", amz_date);
 	}
 	if (find_header(req, "host") == NULL)
-		return fail(err, errlen, "sigv4: no host header");
+		return errf(err, errlen, "sigv4: no host header");
 
 	h = xcalloc(req->nheaders + 3, sizeof(*h));
 	for (i = 0; i < req->nheaders; i++, n++) {
@@ -464,10 +433,10 @@ canonical_query(const struct sigv4_req *req, struct buf *b)
 	qsort(q, req->nquery, sizeof(*q), qp_cmp);
 	for (i = 0; i < req->nquery; i++) {
 		if (i)
-			puts0(b, "&");
-		puts0(b, q[i].name);
-		puts0(b, "=");
-		puts0(b, q[i].value);
+			buf_adds(b, "&");
+		buf_adds(b, q[i].name);
+		buf_adds(b, "=");
+		buf_adds(b, q[i].value);
 	}
 	qps_free(q, req->nquery);
 }
@@ -483,16 +452,16 @@ canonical_headers(const struct hdr *h, size_t n, struct buf *lines,
 		size_t j = i;
 
 		if (names->len)
-			puts0(names, ";");
-		puts0(names, h[i].name);
-		puts0(lines, h[i].name);
-		puts0(lines, ":");
+			buf_adds(names, ";");
+		buf_adds(names, h[i].name);
+		buf_adds(lines, h[i].name);
+		buf_adds(lines, ":");
 		for (; j < n && strcmp(h[j].name, h[i].name) == 0; j++) {
 			if (j > i)
-				puts0(lines, ",");
-			puts0(lines, h[j].value);
+				buf_adds(lines, ",");
+			buf_adds(lines, h[j].value);
 		}
-		puts0(lines, "\n");
+		buf_adds(lines, "\n");
 		i = j;
 	}
 }
@@ -535,11 +504,11 @@ sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
 		return -1;
 	t = (time_t)req->now;
 	if (gmtime_r(&t, &tm) == NULL)
-		return fail(err, errlen, "sigv4: signing time out of range");
+		return errf(err, errlen, "sigv4: signing time out of range");
 	/* The range check above keeps the year at four digits. */
 	if (strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ",
 	    &tm) != sizeof(out->amz_date) - 1)
-		return fail(err, errlen, "sigv4: signing time out of range");
+		return errf(err, errlen, "sigv4: signing time out of range");
 	memcpy(date, out->amz_date, 8);
 	date[8] = '\0';
 	payload = req->payload_hash ? req->payload_hash : SIGV4_EMPTY_SHA256;
@@ -551,19 +520,19 @@ sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	}
 
 	/* CanonicalRequest */
-	puts0(&creq, req->method);
-	puts0(&creq, "\n");
+	buf_adds(&creq, req->method);
+	buf_adds(&creq, "\n");
 	path = req->path && *req->path ? req->path : "/";
 	encode_into(&creq, path, strlen(path), true);
-	puts0(&creq, "\n");
+	buf_adds(&creq, "\n");
 	canonical_query(req, &creq);
-	puts0(&creq, "\n");
+	buf_adds(&creq, "\n");
 	canonical_headers(h, nh, &lines, &names);
-	put(&creq, lines.data, lines.len);
-	puts0(&creq, "\n");
-	put(&creq, names.data, names.len);
-	puts0(&creq, "\n");
-	puts0(&creq, payload);
+	buf_add(&creq, lines.data, lines.len);
+	buf_adds(&creq, "\n");
+	buf_add(&creq, names.data, names.len);
+	buf_adds(&creq, "\n");
+	buf_adds(&creq, payload);
 	hdrs_free(h, nh);
 	buf_release_secret(&lines);
 

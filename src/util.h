@@ -90,6 +90,10 @@ double dbl_ceil(double x);
  * nothing above U+10FFFF) with no NUL byte. A string that fails this is
  * refused, never truncated or repaired.
  */
+/* Formats a message into err (when err and errlen are set) and returns
+ * -1: `return errf(err, errlen, "...", ...);` */
+int errf(char *err, size_t errlen, const char *fmt, ...) DBP_PRINTF(3, 4);
+
 enum text_check { TEXT_OK, TEXT_NUL, TEXT_BAD_UTF8 };
 enum text_check text_check(const char *s, size_t n);
 /* The refusal in words ("contains a NUL byte", ...); "" for TEXT_OK. */
