@@ -40,7 +40,10 @@ tap_ok(int cond, const char *file, int line, const char *name)
 	printf("%sok %d - %s\n", cond ? "" : "not ", tap_n, name);
 	if (!cond) {
 		tap_failed++;
-		printf("#   Failed test '%s'\n#   at %s line %d.\n", name, file, line);
+		/* on stderr, as Test::More does: prove shows it without -v */
+		fflush(stdout);
+		fprintf(stderr, "#   Failed test '%s'\n#   at %s line %d.\n",
+		    name, file, line);
 	}
 	fflush(stdout);
 	return cond;
@@ -53,7 +56,8 @@ tap_is_int(long long got, long long want, const char *file, int line,
 	int r = tap_ok(got == want, file, line, name);
 
 	if (!r)
-		printf("#          got: %lld\n#     expected: %lld\n", got, want);
+		fprintf(stderr, "#          got: %lld\n#     expected: %lld\n",
+		    got, want);
 	return r;
 }
 
@@ -66,7 +70,7 @@ tap_is_str(const char *got, const char *want, const char *file, int line,
 	int r = tap_ok(same, file, line, name);
 
 	if (!r)
-		printf("#          got: %s%s%s\n#     expected: %s%s%s\n",
+		fprintf(stderr, "#          got: %s%s%s\n#     expected: %s%s%s\n",
 		    got ? "'" : "", got ? got : "NULL", got ? "'" : "",
 		    want ? "'" : "", want ? want : "NULL", want ? "'" : "");
 	return r;
