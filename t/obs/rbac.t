@@ -76,7 +76,8 @@ try:
         return [c['reason'] for c in (r.get('status') or {}).get('conditions') or [] if c['type'] == 'Ready']
     ok(dbptest.wait_until(lambda: reason() == ['InvalidSpec'], 15), 'Ready=False InvalidSpec written')
     st.api.patch(BK + '/' + bad['metadata']['name'], {'spec': {'encryption': {'enabled': False}}})
-    ok(dbptest.wait_until(lambda: reason() == ['SpecAccepted'], 15), 'fixed: SpecAccepted')
+    ok(dbptest.wait_until(lambda: reason() == ['DatabaseNotFound'], 15),
+       'fixed: the backup controller takes it over (its Database does not exist)')
     st.api.patch(BK + '/' + bad['metadata']['name'], {'spec': {'encryption': {'enabled': True}}})
     ok(dbptest.wait_until(lambda: reason() == ['InvalidSpec'], 15), 'broken again: the same event repeats')
     hc = http.client.HTTPConnection('127.0.0.1', mport, timeout=10)
