@@ -530,7 +530,15 @@ test_child_state(void)
 			break;
 		usleep(10000);
 	}
-	if (!ok(strspn(sigign, "\t 0") == strlen(sigign) && *sigign,
+	/*
+	 * Signals 32 and 33 are glibc's own (thread cancellation, setxid):
+	 * sigaction() refuses to touch them, so when our parent ignores them
+	 * (GNU make's children do) the child inherits that, and its libc
+	 * installs its own handlers when it needs them. Every other signal
+	 * must be back to its default.
+	 */
+	if (!ok(*sigign && (strtoull(sigign, NULL, 16) &
+	    ~((1ULL << 31) | (1ULL << 32))) == 0,
 	    "no signal ignored in the child (we ignore SIGPIPE)"))
 		diag("SigIgn: '%s' (pid %d, state %c)", sigign,
 		    (int)proc_pid(c.p), proc_state(proc_pid(c.p), NULL));
