@@ -46,6 +46,7 @@
 #include "kwrite.h"
 #include "log.h"
 #include "map.h"
+#include "metrics.h"
 #include "myconn.h"
 #include "pgconn.h"
 #include "store.h"
@@ -367,6 +368,9 @@ run_end(struct brun *r, bool ok, const char *reason, const char *msg,
 	st.expires_at = ok && r->ttl_s >= 0 ? now + r->ttl_s : 0;
 	ctrl_emit(r->cx, c, ok ? EVENT_NORMAL : EVENT_WARNING, ok ?
 	    "BackupCompleted" : reason, msg);
+	metrics_backup_result(r->database, r->engine, r->ns, ok,
+	    res ? res->seconds : -1, ok && res ? (double)res->stored_bytes :
+	    -1, (double)now);
 	r->write = patch_status(r->cx, r->ns, r->name, &st, end_written, r);
 	free(st.backup.checksum);
 	api_conditions_release(&st.conditions);
@@ -869,6 +873,9 @@ del_done(bool ok, const char *err, void *arg)
 	}
 	log_info("backup artefact deleted", "namespace", t->namespace, "name",
 	    t->name, "path", typed(c)->status.backup.path);
+	if (typed(c)->status.source.set && typed(c)->status.source.database)
+		metrics_backup_forget(typed(c)->status.source.database,
+		    typed(c)->status.source.engine, t->namespace);
 	ctrl_finalizer(t, c, false, ctrl_finalizer_written, NULL);
 }
 

@@ -48,8 +48,12 @@ with open(keyfile, 'wb') as f:
 os.chmod(keyfile, 0o600)
 
 
+mports = []
+
+
 def daemon():
     mport = free_port()
+    mports.append(mport)
     d = dbptest.Proc([DBPROVD, '--kubeconfig', env.kubeconfig, '--log-level', 'debug',
                       '--backup-volume-root', vroot, '--metrics-bind-address', '127.0.0.1:%d' % mport,
                       '--health-probe-bind-address', '0'],
@@ -109,6 +113,13 @@ try:
     ok(ctltest.cond(o, 'Ready')['status'] == 'True', 'Ready=True')
     ok(env.events_for('nightly', 'BackupStarted') and env.events_for('nightly', 'BackupCompleted'),
        'events: BackupStarted, BackupCompleted')
+    import urllib.request
+    metrics = urllib.request.urlopen('http://127.0.0.1:%d/metrics' % mports[-1], timeout=10).read().decode()
+    like(metrics, r'dbops_backup_operations_total\{[^}]*status="success"[^}]*\} 1',
+         'metrics: dbops_backup_operations_total counts the success')
+    like(metrics, r'dbops_backup_size_bytes\{[^}]*database="shop"[^}]*\} %d(\.0+)?\n' % len(data),
+         'metrics: dbops_backup_size_bytes is the stored size')
+    like(metrics, r'dbops_backup_last_success_timestamp_seconds\{[^}]*database="shop"', 'metrics: last success')
     ok(not [x for x in os.listdir(os.path.join(claim, 'team')) if '.part-' in x], 'no temporary file left')
     pg.sql('CREATE DATABASE restored')
     p1 = subprocess.Popen([CTL, 'decode', '-k', keyfile, f], stdout=subprocess.PIPE)
