@@ -39,34 +39,34 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- calendar (proleptic Gregorian, Howard Hinnant's algorithms) ---- */
 
-static int64_t
-floordiv(int64_t a, int64_t b)
+int64_t
+cron_floordiv(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+int64_t
+cron_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
 	y -= m <= 2;
-	era = floordiv(y, 400);
+	era = cron_floordiv(y, 400);
 	yoe = y - era * 400;
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
 }
 
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void
+cron_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	int64_t era, doe, yoe, doy, mp;
 
 	z += 719468;
-	era = floordiv(z, 146097);
+	era = cron_floordiv(z, 146097);
 	doe = z - era * 146097;
 	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -371,11 +371,11 @@ day_matches(const struct cron *c, int64_t days, int d)
 static int
 next_local(const struct cron *c, int64_t local, int64_t ylimit, int64_t *out)
 {
-	int64_t days = floordiv(local, DAY), y;
+	int64_t days = cron_floordiv(local, DAY), y;
 	int sod = (int)(local - days * DAY), m, d, h = sod / 3600,
 	    mi = sod % 3600 / 60;
 
-	civil_from_days(days, &y, &m, &d);
+	cron_civil_from_days(days, &y, &m, &d);
 	for (;;) {
 		if (mi > 59) {
 			mi = 0;
@@ -405,7 +405,7 @@ next_local(const struct cron *c, int64_t local, int64_t ylimit, int64_t *out)
 			h = mi = 0;
 			continue;
 		}
-		days = days_from_civil(y, m, d);
+		days = cron_days_from_civil(y, m, d);
 		if (!day_matches(c, days, d)) {
 			d++;
 			h = mi = 0;
@@ -442,13 +442,13 @@ cron_next(const struct cron *c, const struct tz *zone, int64_t after,
 	if (after > INT64_MAX / 2 || after < INT64_MIN / 2)
 		return -1;
 	off = tz_offset(zone, after + 1);
-	days = floordiv(after + 1 + off, DAY);
-	civil_from_days(days, &ylimit, &m, &d);
+	days = cron_floordiv(after + 1 + off, DAY);
+	cron_civil_from_days(days, &ylimit, &m, &d);
 	ylimit += 5;
 	for (iter = 0; iter < 100000; iter++) {
 		off = tz_span(zone, cur + 1, &from, &until);
 		local = cur + 1 + off;
-		local = floordiv(local + 59, 60) * 60;
+		local = cron_floordiv(local + 59, 60) * 60;
 		if (next_local(c, local, ylimit, &l) != 0)
 			return -1;
 		u = l - off;
@@ -491,7 +491,7 @@ tz_release(struct tz *z)
 static int64_t
 rule_time(const struct tz_rule *r, int64_t y, int32_t off)
 {
-	int64_t first = days_from_civil(y, r->m, 1);
+	int64_t first = cron_days_from_civil(y, r->m, 1);
 	int day = 1 + (r->d - weekday(first) + 7) % 7 + (r->w - 1) * 7;
 
 	while (day > month_days(y, r->m))
@@ -514,7 +514,7 @@ footer_span(const struct tz *z, int64_t t, int64_t *from, int64_t *until)
 		*until = INT64_MAX;
 		return z->std_off;
 	}
-	civil_from_days(floordiv(t + z->std_off, DAY), &y, &m, &d);
+	cron_civil_from_days(cron_floordiv(t + z->std_off, DAY), &y, &m, &d);
 	for (i = -1; i <= 1; i++) {
 		at[n] = rule_time(&z->start, y + i, z->std_off);
 		on[n++] = true;

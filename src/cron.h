@@ -96,6 +96,15 @@ struct cron {
 				 * caller loads it (it overrides its zone) */
 };
 
+/*
+ * Proleptic Gregorian calendar arithmetic (Howard Hinnant's algorithms),
+ * for the schedule and retention code too: floor division, days since
+ * 1970-01-01 of a date, and the date of such a day.
+ */
+int64_t cron_floordiv(int64_t a, int64_t b);
+int64_t cron_days_from_civil(int64_t y, int m, int d);
+void cron_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 /* Parses expr into *out. Returns 0, or -1 with a one-line message such as
  * "minute: value 61 out of range 0-59". */
 int cron_parse(const char *expr, struct cron *out, char *err, size_t errlen)

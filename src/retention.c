@@ -58,14 +58,6 @@ cmp_keyed(const void *pa, const void *pb)
 }
 
 static int64_t
-floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int64_t
 bucket_key(enum bucket k, const struct schedtime_tm *tm)
 {
 	switch (k) {
@@ -75,7 +67,7 @@ bucket_key(enum bucket k, const struct schedtime_tm *tm)
 		return tm->days;
 	case B_WEEK:		/* Monday-first weeks are the ISO weeks;
 				 * day -3 (1969-12-29) is a Monday */
-		return floordiv(tm->days + 3, 7);
+		return cron_floordiv(tm->days + 3, 7);
 	case B_MONTH:
 		return tm->year * 12 + tm->mon - 1;
 	case B_YEAR:

@@ -11,44 +11,6 @@
 
 #define DAY 86400
 
-static int64_t
-floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = floordiv(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = floordiv(z, 146097);
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 void
 schedtime_local(const struct tz *zone, int64_t t, struct schedtime_tm *out)
 {
@@ -57,20 +19,20 @@ schedtime_local(const struct tz *zone, int64_t t, struct schedtime_tm *out)
 
 	out->off = tz_offset(zone, t);
 	local = t + out->off;
-	out->days = floordiv(local, DAY);
+	out->days = cron_floordiv(local, DAY);
 	sod = local - out->days * DAY;
 	out->hour = (int)(sod / 3600);
 	out->min = (int)(sod % 3600 / 60);
 	out->sec = (int)(sod % 60);
-	civil_from_days(out->days, &out->year, &out->mon, &out->mday);
+	cron_civil_from_days(out->days, &out->year, &out->mon, &out->mday);
 	out->wday = (int)(((out->days % 7) + 11) % 7);	/* 1970-01-01: Thu */
-	out->yday = (int)(out->days - days_from_civil(out->year, 1, 1));
+	out->yday = (int)(out->days - cron_days_from_civil(out->year, 1, 1));
 	/* the ISO week belongs to the year that holds its Thursday */
 	isowd = out->wday == 0 ? 7 : out->wday;
 	thu = out->days - (isowd - 1) + 3;
-	civil_from_days(thu, &iy, &im, &id);
+	cron_civil_from_days(thu, &iy, &im, &id);
 	out->iso_year = iy;
-	out->iso_week = (int)((thu - days_from_civil(iy, 1, 1)) / 7 + 1);
+	out->iso_week = (int)((thu - cron_days_from_civil(iy, 1, 1)) / 7 + 1);
 }
 
 int64_t
