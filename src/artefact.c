@@ -37,12 +37,6 @@ xdetect_free(struct xdetect *d)
 	free(d);
 }
 
-enum codec_algo
-xdetect_algo(const struct xdetect *d)
-{
-	return d->algo;
-}
-
 static enum xform_rc
 xdetect_run(void *st, const unsigned char *in, size_t inlen, size_t *used,
     unsigned char *out, size_t outcap, size_t *made, bool eof)

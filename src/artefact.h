@@ -23,8 +23,6 @@ struct xdetect;
  * stream shorter than that is copied). Free with xdetect_free(). */
 struct xdetect *xdetect_new(void);
 void xdetect_free(struct xdetect *d);
-/* What was detected (CODEC_NONE until then, or for a plain stream). */
-enum codec_algo xdetect_algo(const struct xdetect *d);
 struct pl_xform xdetect_xform(struct xdetect *d);
 
 /* The codecs and the encryption as pipeline transforms. */

@@ -74,11 +74,9 @@ struct brun {
 	char *path, *format, *instance, *database, *engine, *version;
 	int64_t started;
 	int64_t ttl_s;		/* -1: none */
-	enum api_engine eng;
 	enum codec_algo codec;
 	int level;
 	enum aead_algo aead;
-	char *claim;
 	char *inst_key;		/* ns/name of the DatabaseInstance */
 	double deadline;
 	/* The end is written; the record stays until the cache shows it, so
@@ -162,7 +160,6 @@ run_free(struct brun *r)
 	free(r->database);
 	free(r->engine);
 	free(r->version);
-	free(r->claim);
 	free(r->inst_key);
 	free(r);
 }
@@ -744,7 +741,6 @@ start(struct rtask *t, const struct cobj *c)
 	r->cx = cx;
 	r->t = t;
 	r->started = (int64_t)wall_now();
-	r->eng = in->spec.engine;
 	r->database = xstrdup(db->spec.name);
 	r->instance = xstrdup(in->meta.name);
 	r->inst_key = xasprintf("%s/%s", in->meta.ns, in->meta.name);
@@ -755,8 +751,6 @@ start(struct rtask *t, const struct cobj *c)
 	    &b->spec.postgres, &b->spec.compression, &b->spec.encryption);
 	r->format = xstrdup(dumpcmd_format_name(in->spec.engine,
 	    &b->spec.postgres));
-	r->claim = xstrdup(b->spec.storage.pvc.claim_name ?
-	    b->spec.storage.pvc.claim_name : "");
 	r->ttl_s = ns_ttl >= 0 ? ns_ttl / 1000000000 : -1;
 	r->codec = b->spec.compression.set && b->spec.compression.enabled ?
 	    codec_from_api(b->spec.compression.algorithm) : CODEC_NONE;

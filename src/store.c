@@ -636,12 +636,6 @@ store_free_later(struct ev_loop *loop, struct store *st)
 	}
 }
 
-const char *
-store_name(const struct store *st)
-{
-	return st->ops->name;
-}
-
 int
 store_put_open(struct store *st, const char *path, int64_t size_hint,
     const struct pl_sink_ops **ops, void **sink, char *err, size_t errlen)

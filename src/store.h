@@ -48,7 +48,6 @@ void store_free(struct store *st);
 /* store_free() from the loop's next turn: for a store whose own callback
  * is running (a client is not freed from inside its callbacks). */
 void store_free_later(struct ev_loop *loop, struct store *st);
-const char *store_name(const struct store *st);
 
 int store_put_open(struct store *st, const char *path, int64_t size_hint,
     const struct pl_sink_ops **ops, void **sink, char *err, size_t errlen);
