@@ -173,29 +173,39 @@ run_forget(struct brun *r)
 
 /* ---- status ---------------------------------------------------------------- */
 
+/* What a pass waits for in t->priv: a status write, or a deletion. */
+enum bwait { BWAIT_WRITE, BWAIT_DELETE };
+
+/* A pass's status write: the task ends when it is answered (so that a
+ * shutdown waits for it), with the result the pass decided. */
 struct swrite {
-	struct cctx *cx;
-	char *ns, *name;
+	enum bwait kind;
+	struct rtask *t;
+	struct kreq *req;
+	enum rresult res;
+	double delay;
 };
 
 static void
 status_written(struct kreq *req, void *arg)
 {
 	struct swrite *sw = arg;
+	struct rtask *t = sw->t;
+	enum rresult res = sw->res;
+	double delay = sw->delay;
 	char err[512];
 
 	if (kwrite_classify(req) != KW_OK && kwrite_classify(req) !=
 	    KW_NOT_FOUND) {
 		kwrite_error_text(req, err, sizeof(err));
-		log_warn("backup status update failed", "namespace", sw->ns,
-		    "name", sw->name, "error", err);
+		log_warn("backup status update failed", "namespace",
+		    t->namespace, "name", t->name, "error", err);
+		res = RRESULT_FAILED;	/* try again, with backoff */
+		delay = 0;
 	}
-	/* The next pass looks at what was written (ttl, terminal). */
-	mgr_enqueue(sw->cx->mgr, api_kind_info(API_BACKUP)->singular, sw->ns,
-	    sw->name);
-	free(sw->ns);
-	free(sw->name);
+	t->priv = NULL;
 	free(sw);
+	rtask_done(t, res, delay);
 }
 
 /* PATCHes status (no precondition: a run outlives the version it saw). */
@@ -265,20 +275,24 @@ task_status(struct rtask *t, const struct cobj *c, enum api_phase phase,
 	jw_init(&w);
 	api_backup_status_write(&w, &typed(c)->status);
 	b = jw_finish(&w, NULL);
+	sw = NULL;
 	if (strcmp(a, b) != 0) {
 		if (phase == API_PHASE_FAILED)
 			ctrl_emit(cx, c, EVENT_WARNING, reason, msg);
 		sw = xcalloc(1, sizeof(*sw));
-		sw->cx = cx;
-		sw->ns = xstrdup(t->namespace);
-		sw->name = xstrdup(t->name);
-		patch_status(cx, t->namespace, t->name, &st, status_written,
-		    sw);
+		sw->kind = BWAIT_WRITE;
+		sw->t = t;
+		sw->res = res;
+		sw->delay = delay;
+		t->priv = sw;
+		sw->req = patch_status(cx, t->namespace, t->name, &st,
+		    status_written, sw);
 	}
 	free(a);
 	free(b);
 	api_conditions_release(&st.conditions);
-	rtask_done(t, res, delay);
+	if (sw == NULL)
+		rtask_done(t, res, delay);
 }
 
 /* The run's end, written from outside any task. */
@@ -838,6 +852,7 @@ expiry(struct rtask *t, const struct cobj *c)
 }
 
 struct bdel {
+	enum bwait kind;
 	struct rtask *t;
 	struct store *st;
 	struct ksecret_req *sreq;
@@ -937,6 +952,7 @@ deletion(struct rtask *t, const struct cobj *c)
 		return;
 	}
 	d = xcalloc(1, sizeof(*d));
+	d->kind = BWAIT_DELETE;
 	d->t = t;
 	t->priv = d;
 	sname = store_secret_name(s);
@@ -1016,15 +1032,20 @@ backup_abort(struct rtask *t)
 		map_del(&runs, r->key);
 		run_free(r);
 	}
-	if (t->priv != NULL) {
+	if (t->priv != NULL && *(enum bwait *)t->priv == BWAIT_WRITE) {
+		struct swrite *sw = t->priv;
+
+		kreq_cancel(sw->req);
+		free(sw);
+	} else if (t->priv != NULL) {
 		struct bdel *d = t->priv;
 
 		if (d->sreq)
 			ksecret_cancel(d->sreq);
 		store_free_later(mgr_loop(t->mgr), d->st);
 		free(d);
-		t->priv = NULL;
 	}
+	t->priv = NULL;
 	rtask_done(t, RRESULT_REQUEUE, 0);
 }
 
